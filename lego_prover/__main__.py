@@ -1,0 +1,3 @@
+from lego_prover.cli import main
+
+main()

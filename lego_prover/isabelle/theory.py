@@ -1,0 +1,375 @@
+"""The theory model: split theory text into blocks, and assemble theories with a source map.
+
+Usage::
+
+    parsed = parse_theory(text)          # header (if any) + blocks
+    for block in parsed.blocks:
+        print(block.kind, block.name, block.start_line, block.statement)
+
+    assembled = assemble_theory(
+        TheoryHeader("T_1a2b", ["Complex_Main"]), preamble="", blocks=parsed.blocks,
+    )
+    assembled.source_map.locate(line=12)  # -> (block, step) that line 12 belongs to
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from lego_prover.isabelle.keywords import (
+    COMMAND_WORDS,
+    DEFINITION_COMMANDS,
+    GOAL_COMMANDS,
+    PROOF_COMMANDS,
+)
+from lego_prover.isabelle.lexer import Token, TokenKind, tokenize
+
+_PROOF_START = frozenset({"proof", "by", "apply", "using", "unfolding", "sorry", "oops", ".", "..",
+                          "including", "supply", "subgoal", "sledgehammer", "done",
+                          "\\<proof>"})
+_IDENT_RE = re.compile(r"[A-Za-z][A-Za-z0-9_']*\Z")
+
+
+class BlockKind(Enum):
+    LEMMA = "lemma"            # lemma / theorem / corollary / proposition
+    DEFINITION = "definition"  # definition / fun / function / primrec / abbreviation / ...
+    OTHER = "other"            # declare, lemmas, diagnostics, anything else
+
+
+@dataclass(frozen=True)
+class Span:
+    """One command: its keyword and its text, with positions relative to its source."""
+
+    command: str
+    text: str
+    start: int
+    end: int
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A top-level command with the proof commands that follow it."""
+
+    kind: BlockKind
+    command: str
+    name: str | None
+    text: str
+    statement: str            # goal blocks: keyword .. last statement token; else ""
+    start_line: int
+    end_line: int
+    spans: tuple[Span, ...]
+
+    @property
+    def steps(self) -> tuple[Span, ...]:
+        """The proof commands of the block (everything after its first span)."""
+        return self.spans[1:]
+
+    def referenced_words(self) -> frozenset[str]:
+        """Word tokens of the block outside strings and comments (for dependency links)."""
+        return frozenset(
+            t.text.split("(")[0] for t in tokenize(self.text) if t.kind is TokenKind.WORD
+        )
+
+
+@dataclass(frozen=True)
+class TheoryHeader:
+    name: str
+    imports: tuple[str, ...]
+
+    def __init__(self, name: str, imports: Iterable[str]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "imports", tuple(imports))
+
+    def render(self) -> str:
+        return f"theory {self.name}\n  imports {' '.join(self.imports)}\nbegin"
+
+
+@dataclass(frozen=True)
+class ParsedTheory:
+    header: TheoryHeader | None
+    header_text: str
+    blocks: tuple[Block, ...]
+    has_end: bool
+    text_after_end: str
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def command_spans(text: str, tokens: Sequence[Token] | None = None) -> list[Span]:
+    """Split text into command spans at every command keyword, as Isabelle does.
+
+    Isabelle splits commands at keyword tokens whatever the parentheses, so we do too.
+    Text before the first command becomes a span with command ``""``.
+    """
+    toks = list(tokens) if tokens is not None else tokenize(text)
+    starts: list[int] = []
+    for i, tok in enumerate(toks):
+        if (tok.kind is TokenKind.WORD or tok.kind is TokenKind.SYMBOL) and tok.text in COMMAND_WORDS:
+            starts.append(i)
+    spans: list[Span] = []
+    bounds = ([0] if not starts or starts[0] != 0 else []) + starts
+    for j, first in enumerate(bounds):
+        last = bounds[j + 1] if j + 1 < len(bounds) else len(toks)
+        chunk = toks[first:last]
+        # trailing blanks belong to nobody; keep spans tight for the source map
+        while chunk and chunk[-1].kind is TokenKind.SPACE:
+            chunk = chunk[:-1]
+        if not chunk:
+            continue
+        lead = chunk[0]
+        command = lead.text if (j > 0 or (starts and starts[0] == 0)) else ""
+        if command == "" and all(t.is_blank for t in chunk):
+            continue
+        start, end = chunk[0].start, chunk[-1].end
+        spans.append(Span(command, text[start:end], start, end,
+                          _line_at(text, start), _line_at(text, end - 1 if end > start else start)))
+    return spans
+
+
+def _meaningful(tokens: Sequence[Token]) -> list[Token]:
+    return [t for t in tokens if not t.is_blank]
+
+
+def _block_name(command: str, tokens: Sequence[Token]) -> str | None:
+    toks = _meaningful(tokens)
+    if len(toks) < 2:
+        return None
+    cand = toks[1]
+    if cand.kind is not TokenKind.WORD or not _IDENT_RE.match(cand.text):
+        return None
+    if command in GOAL_COMMANDS or command == "lemmas":
+        # a name is followed by ':' or '[attrs]' or '=' (lemmas); `lemma foo` alone is odd
+        rest = toks[2:3]
+        if rest and rest[0].text in (":", "[", "="):
+            return cand.text
+        return None
+    if cand.text in ("where", "for"):
+        return None
+    return cand.text
+
+
+def _statement_text(text: str, tokens: Sequence[Token]) -> str:
+    """From the goal keyword to the end of the last token before the first proof command."""
+    toks = list(tokens)
+    meaningful = [t for t in toks if not t.is_blank]
+    end = meaningful[0].end
+    for t in meaningful[1:]:
+        if (t.kind is TokenKind.WORD or t.kind is TokenKind.SYMBOL) and t.text in _PROOF_START:
+            break
+        end = t.end
+    return text[meaningful[0].start:end]
+
+
+def _block_from_spans(source: str, spans: Sequence[Span]) -> Block:
+    head = spans[0]
+    start, end = head.start, spans[-1].end
+    text = source[start:end]
+    command = head.command
+    head_tokens = tokenize(head.text)
+    if command in GOAL_COMMANDS:
+        kind = BlockKind.LEMMA
+        statement = _statement_text(head.text, head_tokens)
+    elif command in DEFINITION_COMMANDS and command not in ("lemmas", "declare"):
+        kind = BlockKind.DEFINITION if command in _DEFINING else BlockKind.OTHER
+        statement = ""
+    else:
+        kind = BlockKind.OTHER
+        statement = ""
+    name = _block_name(command, head_tokens) if command else None
+    rebased = tuple(
+        Span(s.command, s.text, s.start - start, s.end - start,
+             s.start_line - head.start_line + 1, s.end_line - head.start_line + 1)
+        for s in spans
+    )
+    return Block(kind, command, name, text, statement, head.start_line, spans[-1].end_line, rebased)
+
+
+_DEFINING = frozenset({
+    "definition", "abbreviation", "fun", "function", "primrec", "primcorec", "inductive",
+    "inductive_set", "coinductive", "datatype", "codatatype", "type_synonym", "typedef",
+    "record", "consts", "lift_definition", "termination",
+})
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Split a theory body (no header) into blocks: a top-level command + its proof."""
+    spans = command_spans(text)
+    blocks: list[list[Span]] = []
+    for span in spans:
+        if span.command in PROOF_COMMANDS and blocks:
+            blocks[-1].append(span)
+        else:
+            blocks.append([span])
+    return [_block_from_spans(text, group) for group in blocks]
+
+
+def parse_header(text: str) -> tuple[TheoryHeader, int]:
+    """Parse ``theory NAME imports ... begin``; returns the header and the index after ``begin``."""
+    toks = _meaningful(tokenize(text))
+    if len(toks) < 2 or toks[0].text != "theory":
+        raise ValueError("theory text does not start with 'theory NAME'")
+    name = toks[1].text
+    imports: list[str] = []
+    mode = ""
+    for tok in toks[2:]:
+        if tok.text == "begin":
+            return TheoryHeader(name, imports), tok.end
+        if tok.text in ("imports", "keywords", "abbrevs"):
+            mode = tok.text
+            continue
+        if mode == "imports":
+            imports.append(tok.text)
+    raise ValueError("theory header has no 'begin'")
+
+
+def parse_theory(text: str) -> ParsedTheory:
+    """Parse a whole theory (or a bare body): header, blocks, and what follows ``end``."""
+    stripped = _strip_leading_blanks(text)
+    header: TheoryHeader | None = None
+    header_text = ""
+    body_start = 0
+    if stripped.startswith("theory"):
+        header, body_start = parse_header(text)
+        header_text = text[:body_start]
+    body = text[body_start:]
+    has_end = False
+    after = ""
+    if header is not None:
+        for span in command_spans(body):
+            if span.command == "end":
+                has_end = True
+                after = body[span.start + len("end"):]
+                body = body[:span.start]
+                break
+    line_offset = _line_at(text, body_start) - 1
+    blocks = tuple(_shift(b, line_offset) for b in split_blocks(body))
+    return ParsedTheory(header, header_text, blocks, has_end, after.strip())
+
+
+def _strip_leading_blanks(text: str) -> str:
+    for tok in tokenize(text):
+        if not tok.is_blank:
+            return text[tok.start:]
+    return ""
+
+
+def _shift(block: Block, lines: int) -> Block:
+    if not lines:
+        return block
+    return Block(block.kind, block.command, block.name, block.text, block.statement,
+                 block.start_line + lines, block.end_line + lines, block.spans)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+@dataclass(frozen=True)
+class MappedBlock:
+    """Where a block landed in an assembled theory."""
+
+    index: int
+    name: str | None
+    kind: BlockKind
+    origin: str               # "preamble", "body", "check" (our own commands)
+    start_line: int
+    end_line: int
+    start: int                # char index in the assembled text
+    end: int
+    steps: tuple[Span, ...]   # absolute char and line positions
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    blocks: tuple[MappedBlock, ...]
+    oracle_lines: dict[str, int] = field(default_factory=dict)  # lemma name -> thm_oracles line
+
+    def block_at_line(self, line: int) -> MappedBlock | None:
+        for block in self.blocks:
+            if block.start_line <= line <= block.end_line:
+                return block
+        return None
+
+    def block_at_index(self, index: int) -> MappedBlock | None:
+        for block in self.blocks:
+            if block.start <= index < block.end:
+                return block
+        return None
+
+    def step_at(self, block: MappedBlock, *, index: int | None = None, line: int | None = None) -> Span | None:
+        for step in block.steps:
+            if index is not None and step.start <= index < step.end:
+                return step
+        if line is not None:
+            for step in block.steps:
+                if step.start_line <= line <= step.end_line:
+                    return step
+        return None
+
+    def by_name(self, name: str) -> MappedBlock | None:
+        for block in self.blocks:
+            if block.name == name:
+                return block
+        return None
+
+
+@dataclass(frozen=True)
+class AssembledTheory:
+    name: str
+    text: str
+    source_map: SourceMap
+    target: str | None
+
+
+def assemble_theory(
+    header: TheoryHeader,
+    *,
+    preamble: str = "",
+    blocks: Sequence[Block],
+    target: str | None = None,
+    oracle_checks: Sequence[str] = (),
+) -> AssembledTheory:
+    """Build ``header + preamble + blocks + thm_oracles checks + end``, recording positions.
+
+    ``oracle_checks`` are lemma names; each gets its own ``thm_oracles`` line so that its
+    oracles (and its existence) can be read from the message at that line.
+    """
+    parts: list[str] = [header.render(), ""]
+    mapped: list[MappedBlock] = []
+
+    def add(text: str, *, name: str | None, kind: BlockKind, origin: str, spans: Sequence[Span]) -> None:
+        # every piece starts on its own line, separated by one blank line
+        parts.append(text)
+        assembled_so_far = "\n".join(parts)
+        start = len(assembled_so_far) - len(text)
+        start_line = assembled_so_far.count("\n", 0, start) + 1
+        end_line = start_line + text.count("\n")
+        steps = tuple(
+            Span(s.command, s.text, start + s.start, start + s.end,
+                 start_line + s.start_line - 1, start_line + s.end_line - 1)
+            for s in spans
+        )
+        mapped.append(MappedBlock(len(mapped), name, kind, origin, start_line, end_line,
+                                  start, start + len(text), steps))
+        parts.append("")
+
+    if preamble.strip():
+        for block in split_blocks(preamble.strip()):
+            add(block.text, name=block.name, kind=block.kind, origin="preamble", spans=block.spans)
+    for block in blocks:
+        add(block.text, name=block.name, kind=block.kind, origin="body", spans=block.spans)
+    oracle_lines: dict[str, int] = {}
+    for name in oracle_checks:
+        line_text = f"thm_oracles {name}"
+        add(line_text, name=None, kind=BlockKind.OTHER, origin="check",
+            spans=(Span("thm_oracles", line_text, 0, len(line_text), 1, 1),))
+        oracle_lines[name] = mapped[-1].start_line
+    parts.append("end")
+    text = "\n".join(parts) + "\n"
+    return AssembledTheory(header.name, text, SourceMap(tuple(mapped), oracle_lines), target)
