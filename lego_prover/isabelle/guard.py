@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from lego_prover.isabelle.keywords import (
     ALLOWED_PROOF_COMMANDS,
@@ -37,7 +37,7 @@ from lego_prover.isabelle.theory import Block, BlockKind, command_spans, parse_h
 PLACEHOLDER_COMMANDS = frozenset({"sledgehammer", "try0"})
 
 
-class RejectionCode(str, Enum):
+class RejectionCode(StrEnum):
     MALFORMED = "malformed"
     SKIPPED_PROOF = "skipped_proof"
     QUICK_AND_DIRTY = "quick_and_dirty"

@@ -1,0 +1,195 @@
+"""``Checker``: the one place that asks Isabelle whether a proof is verified.
+
+Usage::
+
+    async with SessionPool(settings.isabelle) as pool:
+        checker = Checker(pool, settings.isabelle)
+        verdict = await checker.check(llm_text, TheoryContext.for_problem(problem, settings.isabelle))
+        if verdict.verified: ...
+
+Every check runs the soundness guard first, repairs ``sledgehammer`` placeholders, runs
+the guard again on the final text, then checks that exact text in a fresh, uniquely named
+theory with ``thm_oracles`` appended for every named lemma.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from lego_prover.config import IsabelleSettings
+from lego_prover.errors import IsabelleServerError
+from lego_prover.isabelle.client import TaskReply, TaskTimeout
+from lego_prover.isabelle.guard import GuardContext, GuardResult, SoundnessGuard
+from lego_prover.isabelle.sessions import SessionPool
+from lego_prover.isabelle.theory import (
+    AssembledTheory,
+    Block,
+    BlockKind,
+    TheoryHeader,
+    assemble_theory,
+    split_blocks,
+)
+from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TheoryContext:
+    """What surrounds an LLM-written body: our imports, a trusted preamble, the target."""
+
+    imports: tuple[str, ...]
+    preamble: str = ""
+    target: str | None = None
+    statement: str | None = None
+    reserved_names: frozenset[str] = frozenset()
+
+    def guard_context(self) -> GuardContext:
+        preamble_names = frozenset(b.name for b in split_blocks(self.preamble) if b.name) if self.preamble.strip() else frozenset()
+        return GuardContext(self.target, self.statement, self.imports, self.reserved_names | preamble_names)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One raw round trip to Isabelle (internal: repair variants use it without the guard)."""
+
+    assembled: AssembledTheory
+    reply: TaskReply | None
+    verdict: Verdict
+
+
+class CheckerProtocol(Protocol):
+    """What the prover, evolver and library need from a checker (tests pass doubles)."""
+
+    async def check(self, text: str, context: TheoryContext, *, repair: bool = True) -> Verdict: ...
+
+    async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict: ...
+
+
+class Checker:
+    def __init__(self, pool: SessionPool, settings: IsabelleSettings, *, work_dir: Path | None = None) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._work_dir = (work_dir or settings.work_dir) / "theories"
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def isabelle(self) -> str:
+        return self._pool.isabelle_name
+
+    @property
+    def session(self) -> str:
+        return self._settings.session
+
+    # ------------------------------------------------------------------ public
+
+    async def check(self, text: str, context: TheoryContext, *, repair: bool = True) -> Verdict:
+        """Guard, repair placeholders, guard again, and check the final text."""
+        from lego_prover.isabelle.repair import Repairer, failing_by_sites  # they import our types
+
+        started = time.monotonic()
+        gctx = context.guard_context()
+        first = SoundnessGuard(gctx, allow_placeholders=repair).check(text)
+        if not first.ok:
+            return self._guard_verdict(first, context, started)
+        blocks: Sequence[Block] = first.blocks
+        repairs: tuple[str, ...] = ()
+        if repair:
+            outcome = await Repairer(self, self._settings).repair(blocks, context)
+            blocks, repairs = outcome.blocks, outcome.log
+            if outcome.unresolved:
+                return Verdict(False, FailureKind.TACTIC, outcome.unresolved, "",
+                               "\n\n".join(b.text for b in blocks), context.target, isabelle=self.isabelle,
+                               session=self.session, elapsed_s=time.monotonic() - started, repairs=repairs)
+        final_body = "\n\n".join(b.text for b in blocks)
+        final = SoundnessGuard(gctx, allow_placeholders=False).check(final_body)
+        if not final.ok:
+            return self._guard_verdict(final, context, started)
+        submission = await self.submit(self.assemble(final.blocks, context))
+        verdict = submission.verdict
+        if repair and self._settings.repair_failing_by and verdict.failure is FailureKind.TACTIC:
+            sites = failing_by_sites(submission.assembled, verdict)
+            if sites:
+                outcome = await Repairer(self, self._settings).repair(final.blocks, context, extra_sites=sites)
+                if not outcome.unresolved:
+                    repairs += outcome.log
+                    again = SoundnessGuard(gctx, allow_placeholders=False).check(
+                        "\n\n".join(b.text for b in outcome.blocks))
+                    if again.ok:
+                        verdict = (await self.submit(self.assemble(again.blocks, context))).verdict
+        return replace(verdict, elapsed_s=time.monotonic() - started, repairs=repairs)
+
+    async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:
+        """Check the named lemmas alone, in order: what passes here is sound by construction."""
+        from lego_prover.isabelle.theory import parse_theory
+
+        parsed = parse_theory(verdict.theory_text)
+        wanted = set(names)
+        blocks = [b for b in parsed.blocks if b.name in wanted and b.kind is BlockKind.LEMMA]
+        if not blocks:
+            return replace(verdict, verified=False, failure=FailureKind.MISSING_TARGET, reason="nothing to confirm")
+        ctx = TheoryContext(context.imports, context.preamble, None, None, context.reserved_names)
+        return await self.check("\n\n".join(b.text for b in blocks), ctx, repair=False)
+
+    # ------------------------------------------------------------------ internals
+
+    def assemble(self, blocks: Sequence[Block], context: TheoryContext, *, name: str | None = None) -> AssembledTheory:
+        """Our header, the trusted preamble, the blocks, a ``thm_oracles`` per named lemma, ``end``."""
+        name = name or f"T_{uuid.uuid4().hex}"
+        lemma_names = [b.name for b in blocks if b.name and b.kind is BlockKind.LEMMA]
+        return assemble_theory(TheoryHeader(name, context.imports), preamble=context.preamble,
+                               blocks=blocks, target=context.target, oracle_checks=lemma_names)
+
+    async def submit(self, assembled: AssembledTheory, *, check_limit_s: float | None = None) -> Submission:
+        """Write the theory, check it, purge it; restart and retry once on a server crash."""
+        for attempt in (1, 2):
+            try:
+                return await self._submit_once(assembled, check_limit_s)
+            except TaskTimeout as exc:
+                verdict = Verdict(False, FailureKind.TIMEOUT, str(exc), assembled.name, assembled.text,
+                                  assembled.target, isabelle=self.isabelle, session=self.session)
+                return Submission(assembled, None, verdict)
+            except (IsabelleServerError, OSError) as exc:
+                if attempt == 2:
+                    verdict = Verdict(False, FailureKind.SERVER, f"Isabelle server error: {exc}", assembled.name,
+                                      assembled.text, assembled.target, isabelle=self.isabelle, session=self.session)
+                    return Submission(assembled, None, verdict)
+                log.warning("Isabelle failed during a check (%s); restarting and retrying once", exc, exc_info=True)
+                try:
+                    await self._pool.recover()
+                except (IsabelleServerError, OSError) as again:
+                    verdict = Verdict(False, FailureKind.SERVER, f"Isabelle could not be restarted: {again}",
+                                      assembled.name, assembled.text, assembled.target,
+                                      isabelle=self.isabelle, session=self.session)
+                    return Submission(assembled, None, verdict)
+        raise AssertionError("unreachable")
+
+    async def _submit_once(self, assembled: AssembledTheory, check_limit_s: float | None) -> Submission:
+        check_dir = self._work_dir / assembled.name
+        check_dir.mkdir(parents=True, exist_ok=True)
+        (check_dir / f"{assembled.name}.thy").write_text(assembled.text, encoding="utf-8", newline="\n")
+        started = time.monotonic()
+        async with self._pool.worker() as worker:
+            try:
+                deadline = None if check_limit_s is None else check_limit_s + 10.0
+                reply = await worker.use_theories(check_dir, [assembled.name], settings=self._settings,
+                                                  deadline_s=deadline, check_limit_s=check_limit_s)
+            finally:
+                # never delete before the reply: the server may still be reading the file
+                self._pool.purge_later(worker, check_dir, [assembled.name],
+                                       then=lambda: shutil.rmtree(check_dir, ignore_errors=True))
+        verdict = decide(assembled, finished=reply.finished, payload=reply.payload, isabelle=self.isabelle,
+                         session=self.session, elapsed_s=time.monotonic() - started)
+        return Submission(assembled, reply, verdict)
+
+    def _guard_verdict(self, result: GuardResult, context: TheoryContext, started: float) -> Verdict:
+        return Verdict(False, FailureKind.GUARD, result.summary, "", result.text, context.target,
+                       isabelle=self.isabelle, session=self.session, elapsed_s=time.monotonic() - started)
+

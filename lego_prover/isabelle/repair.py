@@ -1,0 +1,170 @@
+"""Tactic repair: replace ``sledgehammer`` placeholders (and, optionally, failing one-line
+``by`` steps) by the first tactic of a list that closes the step.
+
+For each site and each candidate a variant theory is built in which that site gets the
+candidate and every other site gets ``sorry``. The variants are checked concurrently (the
+session pool bounds how many run at once), each under ``repair_timeout_s``; for each site
+the first candidate in list order whose step shows no error wins. Sledgehammer itself is
+tried last for sites no candidate closed. The ``sorry`` variants are internal and are
+never accepted: the checker runs the guard and a whole check on the final text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lego_prover.config import IsabelleSettings
+from lego_prover.isabelle.guard import PLACEHOLDER_COMMANDS
+from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
+from lego_prover.isabelle.theory import AssembledTheory, Block, Span, split_blocks
+from lego_prover.isabelle.verdict import FailureKind, Verdict
+
+if TYPE_CHECKING:
+    from lego_prover.isabelle.checker import Checker, Submission, TheoryContext
+
+_TRY_THIS_RE = re.compile(r"Try this:\s*(.+?)\s*\(\s*[\d.]+\s*m?s\s*\)", re.S)
+
+
+@dataclass(frozen=True)
+class Site:
+    block: int            # index into the block list
+    span: int             # index into the block's spans
+    original: str
+
+
+@dataclass(frozen=True)
+class RepairOutcome:
+    blocks: tuple[Block, ...]
+    log: tuple[str, ...]
+    unresolved: str = ""  # non-empty: a placeholder no tactic closed
+
+
+def find_sites(blocks: Sequence[Block]) -> list[Site]:
+    """The placeholder commands (``sledgehammer``, ``try0``) of the blocks."""
+    return [Site(bi, si, span.text)
+            for bi, block in enumerate(blocks)
+            for si, span in enumerate(block.spans)
+            if span.command in PLACEHOLDER_COMMANDS]
+
+
+def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]:
+    """One-line ``by`` steps of body blocks where the verdict located an error."""
+    body = [b for b in assembled.source_map.blocks if b.origin == "body"]
+    sites: list[Site] = []
+    for err in verdict.errors:
+        if err.index is None:
+            continue
+        for bi, mapped in enumerate(body):
+            for si, step in enumerate(mapped.steps):
+                if (step.command == "by" and "\n" not in step.text and step.start <= err.index < step.end
+                        and Site(bi, si, step.text) not in sites):
+                    sites.append(Site(bi, si, step.text))
+    return sites
+
+
+def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> tuple[Block, ...]:
+    """Blocks with the spans at ``(block, span)`` replaced by new text, re-parsed."""
+    out: list[Block] = []
+    for bi, block in enumerate(blocks):
+        edits = sorted(((si, text) for (b, si), text in choices.items() if b == bi), reverse=True)
+        if not edits:
+            out.append(block)
+            continue
+        text = block.text
+        for si, new in edits:
+            span: Span = block.spans[si]
+            text = text[:span.start] + new + text[span.end:]
+        (reparsed,) = split_blocks(text)
+        out.append(reparsed)
+    return tuple(out)
+
+
+class Repairer:
+    def __init__(self, checker: Checker, settings: IsabelleSettings) -> None:
+        self._checker = checker
+        self._settings = settings
+
+    async def repair(self, blocks: Sequence[Block], context: TheoryContext,
+                     extra_sites: Sequence[Site] = ()) -> RepairOutcome:
+        sites = find_sites(blocks) + list(extra_sites)
+        if not sites:
+            return RepairOutcome(tuple(blocks), ())
+        tactics = list(self._settings.repair_tactics)
+        jobs = [(site, tactic) for site in sites for tactic in tactics]
+        results = await asyncio.gather(*(self._try(blocks, sites, site, tactic, context) for site, tactic in jobs))
+        chosen: dict[tuple[int, int], str] = {}
+        log: list[str] = []
+        for site in sites:
+            for (s, tactic), ok in zip(jobs, results, strict=True):
+                if s == site and ok:
+                    chosen[(site.block, site.span)] = tactic
+                    log.append(f"{site.original!r} -> {tactic!r}")
+                    break
+        missing = [s for s in sites if (s.block, s.span) not in chosen]
+        if missing and self._settings.sledgehammer:
+            found = await asyncio.gather(*(self._sledgehammer(blocks, sites, s, context) for s in missing))
+            for site, proof in zip(missing, found, strict=True):
+                if proof:
+                    chosen[(site.block, site.span)] = proof
+                    log.append(f"{site.original!r} -> {proof!r} (sledgehammer)")
+        unresolved = [s for s in sites if (s.block, s.span) not in chosen]
+        new_blocks = substitute(blocks, chosen)
+        if unresolved:
+            where = ", ".join(f"'{blocks[s.block].name or 'block'}' step {s.original!r}" for s in unresolved)
+            return RepairOutcome(new_blocks, tuple(log), f"no tactic closed {where}")
+        return RepairOutcome(new_blocks, tuple(log))
+
+    def _variant(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, text: str
+                 ) -> tuple[tuple[Block, ...], int]:
+        choices = {(s.block, s.span): ("sorry" if s != site else text) for s in sites}
+        return substitute(blocks, choices), site.block
+
+    async def _submit_variant(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, text: str,
+                              context: TheoryContext, limit: float) -> tuple[Submission, int, int]:
+        variant, bi = self._variant(blocks, sites, site, text)
+        assembled = self._checker.assemble(variant, context)
+        submission = await self._checker.submit(assembled, check_limit_s=limit)
+        body_blocks = [b for b in assembled.source_map.blocks if b.origin == "body"]
+        mapped = body_blocks[bi]
+        step = mapped.steps[site.span]
+        return submission, step.start, step.end
+
+    async def _try(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, tactic: str,
+                   context: TheoryContext) -> bool:
+        submission, start, end = await self._submit_variant(
+            blocks, sites, site, tactic, context, self._settings.repair_timeout_s)
+        reply = submission.reply
+        if reply is None or not reply.finished:
+            return False
+        verdict = submission.verdict
+        if any(e.index is not None and start <= e.index < end for e in verdict.errors):
+            return False
+        if any(e.index is None and e.block_index is not None and e.line is not None
+               and submission.assembled.text.count("\n", 0, start) + 1 == e.line for e in verdict.errors):
+            return False
+        # a candidate that is still running when the limit hits did not close its step
+        return verdict.failure is not FailureKind.TIMEOUT
+
+    async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
+                            context: TheoryContext) -> str | None:
+        timeout = int(self._settings.sledgehammer_timeout_s)
+        call = f'sledgehammer [timeout = {timeout}, provers = "{self._settings.sledgehammer_provers}"] sorry'
+        submission, start, end = await self._submit_variant(
+            blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15)
+        if submission.reply is None:
+            return None
+        index = SymbolIndex(submission.assembled.text)
+        for node in submission.reply.payload.get("nodes") or []:
+            for msg in node.get("messages") or []:
+                pos = msg.get("pos") or {}
+                off = pos.get("offset")
+                if isinstance(off, int) and not start <= index.char_index(off) < end:
+                    continue
+                m = _TRY_THIS_RE.search(decode_symbols(str(msg.get("message") or "")))
+                if m:
+                    return " ".join(m.group(1).split())
+        return None

@@ -1,0 +1,208 @@
+"""The Isabelle server process: find the installation, start a uniquely named server on a
+free loopback port, or connect to a running one; shut down only what we started.
+
+Usage::
+
+    exe = find_isabelle(settings.isabelle.home)
+    server = await IsabelleServer.start(exe, log_dir=Path("logs"))
+    conn = await server.connect()
+    ...
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from lego_prover.errors import IsabelleNotFoundError, IsabelleServerError
+from lego_prover.isabelle.client import IsabelleConnection
+from lego_prover.isabelle.protocol import Banner, ProtocolError, parse_banner
+
+INSTALL_HINT = (
+    "install Isabelle2022 or newer from https://isabelle.in.tum.de/installation.html and "
+    "set ISABELLE_HOME to its folder (or put its bin/ on PATH, or set isabelle.home in lego-prover.toml)"
+)
+
+
+def find_isabelle(home: Path | None = None, *, environ: dict[str, str] | None = None) -> Path:
+    """The ``isabelle`` executable: ``home`` setting, then ``$ISABELLE_HOME``, then PATH."""
+    env = os.environ if environ is None else environ
+    candidates: list[tuple[str, Path]] = []
+    if home is not None:
+        candidates.append(("isabelle.home", Path(home).expanduser()))
+    if env.get("ISABELLE_HOME"):
+        candidates.append(("ISABELLE_HOME", Path(env["ISABELLE_HOME"]).expanduser()))
+    for source, base in candidates:
+        exe = base / "bin" / "isabelle"
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return exe
+        raise IsabelleNotFoundError(f"{source}={base} has no executable bin/isabelle; {INSTALL_HINT}.")
+    found = shutil.which("isabelle", path=env.get("PATH"))
+    if found:
+        return Path(found)
+    raise IsabelleNotFoundError(f"Isabelle was not found; {INSTALL_HINT}.")
+
+
+async def isabelle_version(exe: Path, *, timeout_s: float = 60.0) -> str:
+    """``isabelle version`` (e.g. ``Isabelle2022``)."""
+    proc = await asyncio.create_subprocess_exec(
+        str(exe), "version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise IsabelleServerError(f"'{exe} version' did not answer in {timeout_s:.0f}s") from None
+    if proc.returncode != 0:
+        raise IsabelleServerError(f"'{exe} version' failed: {err.decode(errors='replace').strip()[:200]}")
+    return out.decode().strip()
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    host: str
+    port: int
+    password: str
+
+    @classmethod
+    def parse(cls, spec: str) -> ServerAddress:
+        """``HOST:PORT:PASSWORD`` (the password may itself contain no colon)."""
+        parts = spec.split(":")
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise IsabelleServerError(
+                f"isabelle.server must be 'HOST:PORT:PASSWORD', got {spec!r}")
+        return cls(parts[0], int(parts[1]), parts[2])
+
+
+class IsabelleServer:
+    """A server we started (and will stop), or one we only connect to."""
+
+    def __init__(self, address: ServerAddress, *, process: asyncio.subprocess.Process | None = None,
+                 name: str | None = None) -> None:
+        self.address = address
+        self.name = name
+        self._process = process
+
+    @classmethod
+    async def start(cls, exe: Path, *, log_dir: Path, timeout_s: float = 120.0,
+                    name: str | None = None) -> IsabelleServer:
+        """Spawn ``isabelle server`` under a unique name; the OS picks the port."""
+        name = name or f"lego-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            str(exe), "server", "-n", name, "-L", str(log_dir / f"{name}.log"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            # Own process group: Ctrl-C reaches us, and we shut the server down cleanly.
+            # The parent-death signal covers a kill -9 of lego-prover itself.
+            start_new_session=True, preexec_fn=_die_with_parent)
+        try:
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout_s)
+        except TimeoutError:
+            await _terminate(proc)
+            raise IsabelleServerError(f"'isabelle server' printed no banner in {timeout_s:.0f}s") from None
+        text = line.decode(errors="replace")
+        try:
+            banner: Banner = parse_banner(text)
+        except ProtocolError:
+            err = b""
+            if proc.stderr is not None:
+                with contextlib.suppress(TimeoutError):
+                    err = await asyncio.wait_for(proc.stderr.read(2000), 2.0)
+            await _terminate(proc)
+            raise IsabelleServerError(
+                f"'isabelle server' did not start: {text.strip() or err.decode(errors='replace').strip()}") from None
+        # A live server of the same name makes `isabelle server` print *its* banner and exit.
+        await asyncio.sleep(0.3)
+        if proc.returncode is not None:
+            raise IsabelleServerError(f"another Isabelle server already uses the name {name!r}")
+        return cls(ServerAddress(banner.host, banner.port, banner.password), process=proc, name=name)
+
+    @property
+    def owned(self) -> bool:
+        return self._process is not None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def alive(self) -> bool:
+        return self._process is None or self._process.returncode is None
+
+    async def connect(self, *, timeout_s: float = 30.0) -> IsabelleConnection:
+        return await IsabelleConnection.open(self.address.host, self.address.port, self.address.password,
+                                             timeout_s=timeout_s)
+
+    async def stop(self, *, timeout_s: float = 20.0) -> None:
+        """Shut down a server we started: ``shutdown``, then our own PID if it lingers."""
+        if self._process is None or self._process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            conn = await self.connect(timeout_s=5.0)
+            with contextlib.suppress(Exception):
+                await conn.command("shutdown", timeout_s=5.0)
+            await conn.close()
+        try:
+            await asyncio.wait_for(self._process.wait(), timeout_s)
+        except TimeoutError:
+            await _terminate(self._process)
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Ctrl-C and normal exits still shut the server down
+
+
+async def _terminate(proc: asyncio.subprocess.Process) -> None:
+    """Stop a process we spawned, by its PID only."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 10.0)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+def process_tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its descendants (Linux /proc; 0 elsewhere)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            statm = (entry / "statm").read_text().split()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        ppid = int(fields[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+        rss[int(entry.name)] = int(statm[1]) * page
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total

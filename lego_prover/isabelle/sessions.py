@@ -1,0 +1,302 @@
+"""A pool of Isabelle sessions for concurrent checks.
+
+The pool owns (or connects to) one server, builds the session heap once under a file lock,
+starts ``workers`` sessions, each on its own connection, and lends them out for checks.
+It recycles a session after ``recycle_after`` checks or when the server's memory grows,
+restarts a dead server or session, and shuts everything down on exit.
+
+Usage::
+
+    async with SessionPool(settings.isabelle) as pool:
+        async with pool.worker() as worker:
+            reply = await worker.use_theories(master_dir, ["T_ab12"], deadline_s=70)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from lego_prover.config import IsabelleSettings
+from lego_prover.errors import IsabelleServerError
+from lego_prover.isabelle.client import ConnectionLost, IsabelleConnection, TaskReply
+from lego_prover.isabelle.server import (
+    IsabelleServer,
+    ServerAddress,
+    find_isabelle,
+    process_tree_rss_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+ServerFactory = Callable[[], Awaitable[IsabelleServer]]
+ProgressHandler = Callable[[str], None]
+
+
+@dataclass
+class Worker:
+    """One session on its own connection."""
+
+    index: int
+    connection: IsabelleConnection
+    session_id: str
+    checks: int = 0
+    in_flight: int = 0
+    retiring: bool = False
+
+    async def use_theories(self, master_dir: Path, theories: list[str], *, settings: IsabelleSettings,
+                           deadline_s: float | None = None, check_limit_s: float | None = None) -> TaskReply:
+        limit = check_limit_s if check_limit_s is not None else settings.check_limit_s
+        check_delay = 0.1
+        arg = {
+            "session_id": self.session_id,
+            "theories": theories,
+            "master_dir": str(master_dir),
+            "watchdog_timeout": min(settings.watchdog_timeout_s, limit),
+            "check_delay": check_delay,
+            "check_limit": max(1, int(limit / check_delay)),
+            "unicode_symbols": False,
+        }
+        deadline = deadline_s if deadline_s is not None else settings.client_deadline_s
+        return await self.connection.run_task("use_theories", arg, deadline_s=deadline)
+
+
+class SessionPool:
+    def __init__(
+        self,
+        settings: IsabelleSettings,
+        *,
+        server_factory: ServerFactory | None = None,
+        on_progress: ProgressHandler | None = None,
+        lock_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self._server_factory = server_factory or self._default_server
+        self._on_progress = on_progress or (lambda message: log.info("%s", message))
+        self._lock_dir = lock_dir or settings.work_dir
+        self._server: IsabelleServer | None = None
+        self._workers: list[Worker] = []
+        self._slots: asyncio.Queue[Worker] = asyncio.Queue()
+        self._restart_lock = asyncio.Lock()
+        self._management: IsabelleConnection | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.isabelle_name = ""
+        self.generation = 0     # bumped on every server restart
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def _default_server(self) -> IsabelleServer:
+        if self.settings.server:
+            return IsabelleServer(ServerAddress.parse(self.settings.server))
+        exe = find_isabelle(self.settings.home)
+        return await IsabelleServer.start(exe, log_dir=self.settings.work_dir / "logs",
+                                          timeout_s=self.settings.start_timeout_s)
+
+    async def start(self) -> None:
+        self._server = await self._server_factory()
+        self._management = await self._server.connect()
+        self.isabelle_name = self._management.isabelle_name
+        await self._build_heap()
+        for i in range(self.settings.workers):
+            worker = await self._start_worker(i)
+            self._workers.append(worker)
+            for _ in range(self.settings.checks_per_worker):
+                self._slots.put_nowait(worker)
+
+    async def _build_heap(self) -> None:
+        """Build the session heap once; other lego-prover processes wait on the lock."""
+        assert self._management is not None
+        self._lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self._lock_dir / f"build-{self.settings.session}.lock"))
+        try:
+            await asyncio.to_thread(lock.acquire, timeout=0)
+        except Timeout:
+            self._on_progress(f"waiting for another lego-prover to finish building {self.settings.session} ...")
+            await asyncio.to_thread(lock.acquire)
+        try:
+            self._on_progress(f"checking the {self.settings.session} heap (the first build takes a long time, once) ...")
+
+            def note(body: dict[str, Any]) -> None:
+                message = str(body.get("message") or "")
+                if message:
+                    self._on_progress(message)
+
+            reply = await self._management.run_task(
+                "session_build",
+                {"session": self.settings.session, "dirs": self.settings.session_dirs, "options": []},
+                deadline_s=None, on_note=note)
+            if not reply.finished or not reply.payload.get("ok", False):
+                raise IsabelleServerError(
+                    f"building the Isabelle session {self.settings.session} failed: "
+                    f"{reply.payload.get('message') or reply.payload}; run "
+                    f"'isabelle build -b {self.settings.session}' to see why")
+        finally:
+            lock.release()
+
+    async def _start_worker(self, index: int) -> Worker:
+        worker = Worker(index, await self._connect(), "")
+        await self._start_session(worker)
+        return worker
+
+    async def _connect(self) -> IsabelleConnection:
+        assert self._server is not None
+        return await self._server.connect()
+
+    async def _start_session(self, worker: Worker) -> None:
+        options = [f"headless_consolidate_delay={self.settings.consolidate_delay_s}",
+                   f"threads={self.settings.threads}"]
+        reply = await worker.connection.run_task(
+            "session_start",
+            {"session": self.settings.session, "dirs": self.settings.session_dirs, "options": options},
+            deadline_s=self.settings.start_timeout_s)
+        session_id = reply.payload.get("session_id")
+        if not reply.finished or not isinstance(session_id, str):
+            raise IsabelleServerError(
+                f"could not start Isabelle session {self.settings.session}: {reply.payload.get('message') or reply.payload}")
+        worker.session_id = session_id
+        worker.checks = 0
+        worker.retiring = False
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(Exception):
+                await worker.connection.run_task("session_stop", {"session_id": worker.session_id}, deadline_s=20)
+            await worker.connection.close()
+        self._workers.clear()
+        if self._management is not None:
+            await self._management.close()
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+
+    async def __aenter__(self) -> SessionPool:
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.shield(self.close())
+
+    # ------------------------------------------------------------------ lending
+
+    @contextlib.asynccontextmanager
+    async def worker(self) -> AsyncIterator[Worker]:
+        worker = await self._slots.get()
+        worker.in_flight += 1
+        try:
+            yield worker
+        finally:
+            worker.in_flight -= 1
+            worker.checks += 1
+            if worker.checks >= self.settings.recycle_after or self._memory_high():
+                worker.retiring = True
+            if worker.retiring and worker.in_flight == 0:
+                await self._recycle(worker)
+            self._slots.put_nowait(worker)
+
+    def _memory_high(self) -> bool:
+        pid = self._server.pid if self._server is not None else None
+        if pid is None:
+            return False
+        return process_tree_rss_bytes(pid) > self.settings.max_server_rss_gb * 2**30
+
+    async def _recycle(self, worker: Worker) -> None:
+        """Give a worker a fresh session (memory and document-model growth)."""
+        log.info("recycling Isabelle session %d after %d checks", worker.index, worker.checks)
+        with contextlib.suppress(IsabelleServerError, OSError):
+            await worker.connection.run_task("session_stop", {"session_id": worker.session_id}, deadline_s=30)
+        await worker.connection.close()
+        try:
+            worker.connection = await self._connect()
+            await self._start_session(worker)
+        except (IsabelleServerError, OSError):
+            await self.recover()
+
+    async def recover(self) -> None:
+        """Restart a dead server, or reconnect and restart dead sessions.
+
+        Workers are updated in place, so a check that failed with a lost connection can
+        retry on the same worker object. Concurrent callers share one restart.
+        """
+        generation = self.generation
+        async with self._restart_lock:
+            if generation != self.generation:
+                return
+            self._on_progress("Isabelle server or session died; restarting")
+            if not await self._server_answers():
+                if self._server is not None:
+                    with contextlib.suppress(Exception):
+                        await self._server.stop()
+                self._server = await self._server_factory()
+                if self._management is not None:
+                    await self._management.close()
+                self._management = await self._server.connect()
+            for worker in self._workers:
+                await worker.connection.close()
+                worker.connection = await self._connect()
+                await self._start_session(worker)
+            self.generation += 1
+
+    async def _server_answers(self) -> bool:
+        if self._server is None or not self._server.alive():
+            return False
+        try:
+            probe = await self._server.connect(timeout_s=5.0)
+        except (IsabelleServerError, OSError):
+            return False
+        try:
+            await probe.command("echo", "ping", timeout_s=5.0)
+            return True
+        except (IsabelleServerError, OSError):
+            return False
+        finally:
+            await probe.close()
+
+    # ------------------------------------------------------------------ purging
+
+    def purge_later(self, worker: Worker, master_dir: Path, theories: list[str],
+                    then: Callable[[], None] | None = None) -> None:
+        """Purge checked theories on the management connection, off the verify path."""
+
+        async def purge() -> None:
+            try:
+                if self._management is not None and not self._management.closed:
+                    await self._management.command(
+                        "purge_theories",
+                        {"session_id": worker.session_id, "theories": theories, "master_dir": str(master_dir)},
+                        timeout_s=120)
+            except (IsabelleServerError, OSError) as exc:
+                log.debug("purge failed: %s", exc)
+            finally:
+                if then is not None:
+                    then()
+
+        task = asyncio.get_running_loop().create_task(purge())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background purges (tests and clean shutdown)."""
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    @property
+    def server(self) -> IsabelleServer | None:
+        return self._server
+
+
+__all__ = ["ConnectionLost", "SessionPool", "Worker"]

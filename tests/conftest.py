@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lego_prover.config import IsabelleSettings
+from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+MINIF2F_DIR = SHARED / "minif2f"
+
+
+@pytest.fixture
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def fake_server(script: Script) -> Iterator[FakeIsabelleServer]:
+    with FakeIsabelleServer(script) as fake:
+        yield fake
+
+
+@pytest.fixture
+def isabelle_settings(tmp_path: Path, fake_server: FakeIsabelleServer) -> IsabelleSettings:
+    return IsabelleSettings(
+        server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+        work_dir=tmp_path / "isabelle", workers=1, checks_per_worker=2,
+        repair_timeout_s=5, client_deadline_s=10, check_limit_s=5, sledgehammer=False,
+    )

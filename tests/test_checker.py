@@ -1,0 +1,201 @@
+"""The checker end to end against the fake server: verdicts, mapping, repair, restarts.
+
+Every outcome below is scripted by the test; the fake server never judges a proof.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lego_prover.config import IsabelleSettings
+from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.guard import SoundnessGuard
+from lego_prover.isabelle.repair import substitute
+from lego_prover.isabelle.server import IsabelleServer, ServerAddress
+from lego_prover.isabelle.sessions import SessionPool
+from lego_prover.isabelle.verdict import FailureKind
+from tests.fakes import replies
+from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script, normalised_hash
+
+STATEMENT = 'theorem mathd_t:\n  fixes x :: nat\n  assumes h0 : "x = 2"\n  shows "x + 1 = 3"'
+CONTEXT = TheoryContext(imports=("Complex_Main",), target="mathd_t", statement=STATEMENT)
+HELPER = 'lemma two_plus_one: "(2::nat) + 1 = 3"\n  by simp'
+PROOF = f'{HELPER}\n\n{STATEMENT}\n  using h0 two_plus_one by simp'
+
+
+@pytest.fixture
+async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
+    async with SessionPool(isabelle_settings) as pool:
+        yield Checker(pool, isabelle_settings)
+        await pool.drain()
+
+
+async def test_a_proof_isabelle_accepts_is_verified_and_purged(checker: Checker, script: Script,
+                                                              fake_server: FakeIsabelleServer) -> None:
+    script.queue.append(replies.verified())
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert [b.name for b in verdict.verified_blocks()] == ["two_plus_one", "mathd_t"]
+    (submitted,) = fake_server.state.submitted
+    assert submitted.text == verdict.theory_text
+    assert "thm_oracles mathd_t" in submitted.text and submitted.text.rstrip().endswith("end")
+    await checker._pool.drain()
+    assert fake_server.state.purged == [submitted.theory]
+    assert not Path(submitted.node_name).exists()
+
+
+async def test_a_failing_step_is_mapped_to_its_block_line_and_goal(checker: Checker, script: Script) -> None:
+    script.queue.append(replies.error_at(
+        "by simp", "Failed to finish proof\\<^here>:\ngoal (1 subgoal):\n 1. x + 1 = 3", occurrence=2))
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert not verdict.verified and verdict.failure is FailureKind.TACTIC
+    err = verdict.first_error
+    assert err is not None and err.block == "mathd_t"
+    assert err.step == "by simp" and err.goal == "1. x + 1 = 3"
+    assert verdict.theory_text.splitlines()[err.line - 1].strip().startswith("using h0")
+    helper = next(b for b in verdict.blocks if b.name == "two_plus_one")
+    assert helper.verified, "a lemma that verified on its own is kept even when the theorem fails"
+
+
+async def test_a_lemma_using_a_failed_lemma_is_not_verified(checker: Checker, script: Script) -> None:
+    script.queue.append(replies.error_at("by simp", "Failed to finish proof", occurrence=1))
+    verdict = await checker.check(PROOF, CONTEXT)
+    blocks = {b.name: b for b in verdict.blocks}
+    assert not blocks["two_plus_one"].verified
+    assert blocks["mathd_t"].depends_on == ("two_plus_one",)
+    assert not blocks["mathd_t"].verified
+
+
+async def test_guard_rejections_never_reach_isabelle(checker: Checker, fake_server: FakeIsabelleServer) -> None:
+    verdict = await checker.check(PROOF.replace("by simp", "sorry", 1), CONTEXT)
+    assert verdict.failure is FailureKind.GUARD and "skipped_proof" in verdict.reason
+    assert fake_server.state.submitted == []
+
+
+async def test_an_oracle_in_the_theorem_is_rejected(checker: Checker, script: Script) -> None:
+    script.queue.append(replies.verified({"mathd_t": ["Pure.skip_proof"]}))
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.failure is FailureKind.ORACLE and "skip_proof" in verdict.reason
+
+
+async def test_no_oracle_report_fails_closed(checker: Checker, script: Script) -> None:
+    script.queue.append(replies.no_oracle_report())
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert not verdict.verified and verdict.failure is FailureKind.ORACLE
+
+
+async def test_ok_but_not_consolidated_is_a_timeout_not_a_success(checker: Checker, script: Script) -> None:
+    script.queue.append(replies.watchdog_stopped())
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert not verdict.verified and verdict.failure is FailureKind.TIMEOUT
+
+
+async def test_client_deadline_cancels_a_hung_check(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path, workers=1, client_deadline_s=0.5, sledgehammer=False)
+    script.queue.append(Outcome(kind="hang"))
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+    assert verdict.failure is FailureKind.TIMEOUT
+    assert fake_server.state.cancelled, "the hung task was cancelled on its own connection"
+
+
+async def test_a_failed_task_is_a_server_failure(checker: Checker, script: Script) -> None:
+    script.queue.append(Outcome(kind="failed", message="No session"))
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.failure is FailureKind.SERVER
+
+
+async def test_a_dead_server_is_restarted_and_the_check_retried_once(tmp_path: Path) -> None:
+    first_script = Script(queue=__import__("collections").deque([Outcome(kind="crash")]))
+    second_script = Script(default=replies.verified())
+    servers = [FakeIsabelleServer(first_script).start(), FakeIsabelleServer(second_script).start()]
+    made: list[FakeIsabelleServer] = []
+
+    async def factory() -> IsabelleServer:
+        fake = servers[len(made)]
+        made.append(fake)
+        return IsabelleServer(ServerAddress("127.0.0.1", fake.port, fake.password))
+
+    settings = IsabelleSettings(work_dir=tmp_path, workers=1, sledgehammer=False)
+    try:
+        async with SessionPool(settings, server_factory=factory) as pool:
+            verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        assert verdict.verified, verdict.reason
+        assert len(made) == 2 and len(servers[1].state.submitted) == 1
+    finally:
+        for s in servers:
+            s.stop()
+
+
+async def test_sessions_are_recycled_after_n_checks(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=1, checks_per_worker=1, recycle_after=2, sledgehammer=False)
+    script.default = replies.verified()
+    async with SessionPool(settings) as pool:
+        checker = Checker(pool, settings)
+        for _ in range(3):
+            assert (await checker.check(PROOF, CONTEXT)).verified
+    assert len(fake_server.state.stopped_sessions) >= 2  # one recycle + the final shutdown
+
+
+async def test_concurrent_checks_are_bounded_by_the_pool(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
+    import asyncio
+
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=2, checks_per_worker=2, sledgehammer=False)
+    slow = replies.verified()
+    slow.delay_s = 0.2
+    script.default = slow
+    async with SessionPool(settings) as pool:
+        checker = Checker(pool, settings)
+        verdicts = await asyncio.gather(*(checker.check(PROOF, CONTEXT) for _ in range(8)))
+    assert all(v.verified for v in verdicts)
+    assert fake_server.state.max_concurrent_use_theories == 4
+
+
+async def test_sledgehammer_placeholder_takes_the_first_tactic_that_closes_it(
+        checker: Checker, script: Script, isabelle_settings: IsabelleSettings) -> None:
+    body = f'{STATEMENT}\n  using h0 sledgehammer'
+    blocks = SoundnessGuard(CONTEXT.guard_context()).check(body).blocks
+    site = (0, len(blocks[0].spans) - 1)
+
+    def variant(tactic: str) -> str:
+        return checker.assemble(substitute(blocks, {site: tactic}), CONTEXT, name="T_0").text
+
+    tactics = isabelle_settings.repair_tactics
+    # scripted: the first tactic fails at its own step, the second closes it
+    script.by_hash[normalised_hash(variant(tactics[0]))] = replies.error_at(tactics[0], "Failed to apply initial proof method")
+    for t in tactics[1:]:
+        script.by_hash[normalised_hash(variant(t))] = replies.verified()
+    verdict = await checker.check(body, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == (f"'sledgehammer' -> '{tactics[1]}'",)
+    assert f"using h0 {tactics[1]}" in verdict.theory_text and "sledgehammer" not in verdict.theory_text
+
+
+async def test_an_unrepairable_placeholder_is_a_tactic_failure(checker: Checker, script: Script) -> None:
+    script.default = replies.error_at("by ", "Failed to apply initial proof method")  # at each candidate
+    verdict = await checker.check(f'{STATEMENT}\n  using h0 sledgehammer', CONTEXT)
+    assert verdict.failure is FailureKind.TACTIC and "no tactic closed" in verdict.reason
+
+
+async def test_sledgehammer_is_the_last_resort(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=1, checks_per_worker=4, sledgehammer=True, repair_tactics=["by auto"])
+    body = f'{STATEMENT}\n  using h0 sledgehammer'
+    async with SessionPool(settings) as pool:
+        checker = Checker(pool, settings)
+        blocks = SoundnessGuard(CONTEXT.guard_context()).check(body).blocks
+        site = (0, len(blocks[0].spans) - 1)
+        auto = checker.assemble(substitute(blocks, {site: "by auto"}), CONTEXT, name="T_0").text
+        script.by_hash[normalised_hash(auto)] = replies.error_at("by auto", "Failed to apply initial proof method")
+        final = checker.assemble(substitute(blocks, {site: "by (metis add_2_eq_Suc')"}), CONTEXT, name="T_0").text
+        script.by_hash[normalised_hash(final)] = replies.verified()
+        script.default = replies.try_this("by (metis add_2_eq_Suc')")
+        verdict = await checker.check(body, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert "(sledgehammer)" in verdict.repairs[0]
