@@ -6,7 +6,12 @@ import asyncio
 
 import pytest
 
-from lego_prover.isabelle.client import CommandError, ConnectionLost, IsabelleConnection, TaskTimeout
+from lego_prover.isabelle.client import (
+    CommandError,
+    ConnectionLost,
+    IsabelleConnection,
+    TaskTimeout,
+)
 from lego_prover.isabelle.protocol import frame, parse_banner, parse_message, read_message
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script

@@ -34,11 +34,19 @@ from lego_prover.isabelle.theory import (
     BlockKind,
     TheoryHeader,
     assemble_theory,
+    parse_header,
     split_blocks,
 )
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
 
 log = logging.getLogger(__name__)
+
+
+class ProblemLike(Protocol):
+    name: str
+    formal_statement: str
+    header: str
+    preamble: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,15 @@ class TheoryContext:
     target: str | None = None
     statement: str | None = None
     reserved_names: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_problem(cls, problem: ProblemLike, settings: IsabelleSettings,
+                    reserved_names: frozenset[str] = frozenset()) -> TheoryContext:
+        """Imports by ``settings.header_mode``; the problem's preamble; its exact statement."""
+        imports: tuple[str, ...] = tuple(settings.imports)
+        if settings.header_mode == "problem" and problem.header.strip():
+            imports = parse_header(problem.header)[0].imports
+        return cls(imports, problem.preamble, problem.name, problem.formal_statement, reserved_names)
 
     def guard_context(self) -> GuardContext:
         preamble_names = frozenset(b.name for b in split_blocks(self.preamble) if b.name) if self.preamble.strip() else frozenset()

@@ -9,6 +9,7 @@ FIFO order, or with a default. What an outcome says about a proof is the test's 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -115,8 +116,8 @@ class _Handler(socketserver.StreamRequestHandler):
             try:
                 self.wfile.write(frame(text))
                 self.wfile.flush()
-            except OSError:
-                pass
+            except (OSError, ValueError):
+                pass  # the client is gone
 
     def read_message(self) -> str | None:
         line = self.rfile.readline()
@@ -303,10 +304,8 @@ class _TCPServer(socketserver.ThreadingTCPServer):
             conns = list(self.state.connections)
             self.state.sessions.clear()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         threading.Thread(target=self.shutdown, daemon=True).start()
 

@@ -1,0 +1,3 @@
+theorem two_plus_three:
+  "(2::nat) + 3 = 5"
+  by simp

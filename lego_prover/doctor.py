@@ -1,0 +1,106 @@
+"""``lego-prover doctor``: what is found and what is missing, each with its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lego_prover.config import Settings
+from lego_prover.errors import LegoProverError
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_isabelle(settings: Settings) -> list[Finding]:
+    from lego_prover.isabelle.server import find_isabelle, isabelle_version
+
+    if settings.isabelle.server:
+        return [Finding("Isabelle server", True, f"configured: {settings.isabelle.server.rsplit(':', 1)[0]}:***")]
+    try:
+        exe = find_isabelle(settings.isabelle.home)
+    except LegoProverError as exc:
+        return [Finding("Isabelle", False, "not found", str(exc))]
+    findings = []
+    try:
+        version = asyncio.run(isabelle_version(exe))
+        findings.append(Finding("Isabelle", True, f"{version} at {exe}"))
+    except LegoProverError as exc:
+        return [Finding("Isabelle", False, f"{exe} does not run", str(exc))]
+    session = settings.isabelle.session
+    heap = _find_heap(exe, session)
+    if heap:
+        findings.append(Finding(f"session heap {session}", True, str(heap)))
+    else:
+        findings.append(Finding(f"session heap {session}", False, "not built yet",
+                                f"run 'isabelle build -b {session}' once (it takes a while), "
+                                "or let the first check build it"))
+    return findings
+
+
+def _find_heap(exe: Path, session: str) -> Path | None:
+    try:
+        out = subprocess.run([str(exe), "getenv", "-b", "ISABELLE_HEAPS", "ISABELLE_HEAPS_SYSTEM"],
+                             capture_output=True, text=True, timeout=60, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for folder in out.split():
+        for candidate in Path(folder).glob(f"*/{session}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def check_embedding(settings: Settings) -> list[Finding]:
+    from lego_prover.skills.embedder import default_model_path
+
+    if settings.skills.embedding_model:
+        path = Path(settings.skills.embedding_model)
+        ok = path.exists()
+        return [Finding("embedding model", ok, str(path), "" if ok else "fix skills.embedding_model")]
+    try:
+        return [Finding("embedding model", True, str(default_model_path()))]
+    except LegoProverError as exc:
+        return [Finding("embedding model", False, "not installed", str(exc))]
+
+
+def check_llm(settings: Settings) -> list[Finding]:
+    from lego_prover.llm.openai_chat import probe_endpoint
+
+    llm = settings.llm
+    where = llm.base_url or "api.openai.com"
+    key_set = bool(os.environ.get(llm.api_key_env))
+    findings = [Finding("LLM API key", key_set or bool(llm.base_url),
+                        f"${llm.api_key_env} is {'set' if key_set else 'not set'}",
+                        "" if key_set or llm.base_url else f"export {llm.api_key_env}=... (never put keys in the config file)")]
+    ok, detail = probe_endpoint(llm)
+    findings.append(Finding(f"LLM endpoint {where}", ok, detail,
+                            "" if ok else "check llm.base_url / llm.model, or point llm.base_url at a local OpenAI-compatible server (vLLM, llama.cpp)"))
+    return findings
+
+
+def check_library(settings: Settings) -> list[Finding]:
+    path = settings.skills.db_path
+    if settings.skills.chroma_url:
+        return [Finding("skill library", True, f"Chroma server {settings.skills.chroma_url}")]
+    parent = path if path.exists() else path.parent
+    ok = os.access(parent if str(parent) else ".", os.W_OK)
+    return [Finding("skill library", ok, f"{path.resolve()}", "" if ok else f"make {parent} writable or set skills.db_path")]
+
+
+def run_doctor(settings: Settings) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in (check_isabelle, check_embedding, check_llm, check_library):
+        try:
+            findings.extend(check(settings))
+        except Exception as exc:  # doctor reports; it never crashes on one broken probe
+            findings.append(Finding(check.__name__.removeprefix("check_"), False, f"probe failed: {exc}"))
+    return findings

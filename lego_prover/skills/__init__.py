@@ -1,0 +1,1 @@
+"""The skill library: verified lemmas, open requests and target problems (chromadb)."""

@@ -1,0 +1,98 @@
+"""`lego-prover check` and `doctor` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lego_prover.cli import app
+from tests.conftest import MINIF2F_DIR
+from tests.fakes import replies
+from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
+
+runner = CliRunner()
+needs_minif2f = pytest.mark.skipif(not MINIF2F_DIR.is_dir(), reason="../shared/minif2f is not present")
+
+PROOF = 'theorem mathd_numbertheory_81:\n  "71 mod 3 = (2::nat)"\n  by simp\n'
+
+
+@pytest.fixture
+def proof_file(tmp_path: Path) -> Path:
+    path = tmp_path / "proof.thy"
+    path.write_text(PROOF)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_isabelle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ISABELLE_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+@needs_minif2f
+def test_guard_only_accepts_a_clean_proof(proof_file: Path) -> None:
+    result = runner.invoke(app, ["check", str(proof_file), "--problem", "mathd_numbertheory_81",
+                                 "--benchmark-dir", str(MINIF2F_DIR), "--guard-only"])
+    assert result.exit_code == 0, result.output
+    assert "accepted" in result.output
+
+
+@needs_minif2f
+def test_guard_only_rejects_a_changed_statement_with_exit_1(tmp_path: Path) -> None:
+    path = tmp_path / "bad.thy"
+    path.write_text(PROOF.replace("(2::nat)", "(1::nat)"))
+    result = runner.invoke(app, ["check", str(path), "--problem", "mathd_numbertheory_81",
+                                 "--benchmark-dir", str(MINIF2F_DIR), "--guard-only", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["rejections"][0]["code"] == "statement_changed"
+
+
+def test_missing_isabelle_is_a_one_line_error_with_exit_2(proof_file: Path) -> None:
+    result = runner.invoke(app, ["check", str(proof_file)])
+    assert result.exit_code == 2
+    assert "Isabelle was not found" in result.output and "ISABELLE_HOME" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_broken_config_file_is_a_clear_error(proof_file: Path, tmp_path: Path) -> None:
+    (tmp_path / "lego-prover.toml").write_text("[isabelle]\nworkers = 'many'\n")
+    result = runner.invoke(app, ["check", str(proof_file)])
+    assert result.exit_code == 2
+    assert "isabelle.workers" in result.output
+
+
+@needs_minif2f
+def test_check_reports_per_block_verdicts_from_the_server(proof_file: Path, tmp_path: Path) -> None:
+    script = Script(default=replies.verified())
+    with FakeIsabelleServer(script) as fake:
+        (tmp_path / "lego-prover.toml").write_text(
+            f'[isabelle]\nserver = "127.0.0.1:{fake.port}:{fake.password}"\nwork_dir = "{tmp_path / "w"}"\n')
+        result = runner.invoke(app, ["check", str(proof_file), "--problem", "mathd_numbertheory_81",
+                                     "--benchmark-dir", str(MINIF2F_DIR), "--json"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["verified"] is True and verdict["target"] == "mathd_numbertheory_81"
+
+
+@needs_minif2f
+def test_check_exits_1_and_names_the_failing_line(proof_file: Path, tmp_path: Path) -> None:
+    script = Script(default=replies.error_at("by simp", "Failed to finish proof\\<^here>:\ngoal (1 subgoal):\n 1. 71 mod 3 = 2"))
+    with FakeIsabelleServer(script) as fake:
+        (tmp_path / "lego-prover.toml").write_text(
+            f'[isabelle]\nserver = "127.0.0.1:{fake.port}:{fake.password}"\nwork_dir = "{tmp_path / "w"}"\n')
+        result = runner.invoke(app, ["check", str(proof_file), "--problem", "mathd_numbertheory_81",
+                                     "--benchmark-dir", str(MINIF2F_DIR)])
+    assert result.exit_code == 1
+    assert "NOT VERIFIED" in result.output and "Failed to finish proof" in result.output
+
+
+def test_doctor_names_each_missing_piece_with_its_fix() -> None:
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "Isabelle" in result.output and "fix:" in result.output
+    assert "embedding model" in result.output
