@@ -237,7 +237,7 @@ def parse_theory(text: str) -> ParsedTheory:
     body_start = 0
     if stripped.startswith("theory"):
         header, body_start = parse_header(text)
-        header_text = text[:body_start]
+        header_text = text[len(text) - len(stripped):body_start]  # leading comments dropped
     body = text[body_start:]
     has_end = False
     after = ""
