@@ -12,7 +12,13 @@ import pytest
 from lego_prover.config import load_settings
 from lego_prover.errors import ConfigError, ProblemFileError
 from lego_prover.isabelle.checker import TheoryContext
-from lego_prover.problems import convert_minif2f_zip, download_minif2f, load_benchmark, load_problems, select
+from lego_prover.problems import (
+    convert_minif2f_zip,
+    download_minif2f,
+    load_benchmark,
+    load_problems,
+    select,
+)
 from tests.conftest import MINIF2F_DIR
 
 needs_minif2f = pytest.mark.skipif(not MINIF2F_DIR.is_dir(), reason="../shared/minif2f is not present")
@@ -65,7 +71,7 @@ def test_unknown_problem_names_are_reported(tmp_path: Path) -> None:
 
 
 def test_download_without_network_fails_with_a_clear_message(tmp_path: Path) -> None:
-    with pytest.raises(ProblemFileError, match="could not download miniF2F.*--data-dir"):
+    with pytest.raises(ProblemFileError, match=r"could not download miniF2F.*--data-dir"):
         download_minif2f(tmp_path, url="http://127.0.0.1:9/miniF2F.zip", timeout_s=2)
 
 
