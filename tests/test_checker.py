@@ -199,3 +199,37 @@ async def test_sledgehammer_is_the_last_resort(tmp_path: Path, script: Script, f
         verdict = await checker.check(body, CONTEXT)
     assert verdict.verified, verdict.reason
     assert "(sledgehammer)" in verdict.repairs[0]
+
+
+async def test_confirmation_pass_rechecks_only_the_named_lemmas(checker: Checker, script: Script,
+                                                                fake_server: FakeIsabelleServer) -> None:
+    script.queue.append(replies.error_at("by simp", "Failed to finish proof", occurrence=2))
+    failed = await checker.check(PROOF, CONTEXT)
+    keep = [b.name for b in failed.verified_blocks() if b.name]
+    assert keep == ["two_plus_one"]
+    script.queue.append(replies.verified())
+    confirmed = await checker.confirm(failed, CONTEXT, keep)
+    assert confirmed.verified, confirmed.reason
+    resubmitted = fake_server.state.submitted[-1].text
+    assert "two_plus_one" in resubmitted and "theorem mathd_t" not in resubmitted
+
+
+async def test_cancelling_a_run_shuts_the_sessions_down(tmp_path: Path, script: Script,
+                                                        fake_server: FakeIsabelleServer) -> None:
+    """What Ctrl-C does under asyncio.run: the main task is cancelled, the pool still closes."""
+    import asyncio
+
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=2, sledgehammer=False)
+    script.default = Outcome(kind="hang")
+
+    async def run() -> None:
+        async with SessionPool(settings) as pool:
+            await Checker(pool, settings).check(PROOF, CONTEXT)
+
+    task = asyncio.create_task(run())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(fake_server.state.stopped_sessions) == 2
