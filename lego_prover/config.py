@@ -99,6 +99,8 @@ class LLMSettings(_Section):
     concurrency: int = Field(8, ge=1)
     request_timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(6, ge=0)
+    retry_initial_s: float = Field(1.0, gt=0, description="first backoff; doubles with jitter up to retry_max_s")
+    retry_max_s: float = Field(60.0, gt=0)
     supports_n: bool | None = Field(None, description="None = detect; False = one request per sample")
     cache: bool = True
     cache_path: Path = Field(default_factory=lambda: _default_cache_dir() / "llm-cache.sqlite")
