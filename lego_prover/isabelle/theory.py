@@ -21,7 +21,6 @@ from enum import Enum
 
 from lego_prover.isabelle.keywords import (
     COMMAND_WORDS,
-    DEFINITION_COMMANDS,
     GOAL_COMMANDS,
     PROOF_COMMANDS,
 )
@@ -68,12 +67,6 @@ class Block:
     def steps(self) -> tuple[Span, ...]:
         """The proof commands of the block (everything after its first span)."""
         return self.spans[1:]
-
-    def referenced_words(self) -> frozenset[str]:
-        """Word tokens of the block outside strings and comments (for dependency links)."""
-        return frozenset(
-            t.text.split("(")[0] for t in tokenize(self.text) if t.kind is TokenKind.WORD
-        )
 
 
 @dataclass(frozen=True)
@@ -176,8 +169,8 @@ def _block_from_spans(source: str, spans: Sequence[Span]) -> Block:
     if command in GOAL_COMMANDS:
         kind = BlockKind.LEMMA
         statement = _statement_text(head.text, head_tokens)
-    elif command in DEFINITION_COMMANDS and command not in ("lemmas", "declare"):
-        kind = BlockKind.DEFINITION if command in _DEFINING else BlockKind.OTHER
+    elif command in _DEFINING:
+        kind = BlockKind.DEFINITION
         statement = ""
     else:
         kind = BlockKind.OTHER
