@@ -12,9 +12,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lego_prover.config import Settings, load_settings
-from lego_prover.errors import LegoProverError, ProblemFileError
+from lego_prover.errors import LegoProverError, LLMError, ProblemFileError
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ def _guarded(fn: Callable[[], T]) -> T:
     except LegoProverError as exc:
         if state.debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
@@ -205,6 +206,45 @@ def download_minif2f_cmd(
         settings = _settings()
         target = download_minif2f(cache_dir or settings.cache_dir)
         out.print(f"miniF2F written to {target}")
+
+    _guarded(body)
+
+
+@app.command("serve-model")
+def serve_model(
+    model: Annotated[str, typer.Argument(help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
+    backend: Annotated[str, typer.Option(help="auto (GGUF -> llama_cpp, else vllm), llama_cpp or vllm.")] = "auto",
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    name: Annotated[str | None, typer.Option(help="Model name clients send (default: the file or folder name).")] = None,
+    start_timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 600.0,
+) -> None:
+    """Serve a local model on 127.0.0.1 with an OpenAI-compatible API until Ctrl-C.
+
+    Prints the settings that point lego-prover at it. To let 'eval' start and stop the
+    server itself instead, set llm.local_model (and llm.local_backend) in the config.
+
+    Example: lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf --port 8080
+    """
+
+    def body() -> None:
+        import time
+
+        from lego_prover.llm.local_server import LocalModelServer
+
+        settings = _settings()
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        log_path = settings.cache_dir / "model-server.log"
+        server = LocalModelServer.for_model(model, backend=backend, port=port, served_name=name,
+                                            start_timeout_s=start_timeout, log_path=log_path)
+        err.print(f"starting {' '.join(server.command[1:4])} ... (log: {log_path})")
+        with server:
+            out.print(f"serving {server.served_name!r} at {server.base_url}\n"
+                      f"use it with:  LEGO_PROVER_LLM__BASE_URL={server.base_url} "
+                      f"LEGO_PROVER_LLM__MODEL={server.served_name} lego-prover ...\n"
+                      "press Ctrl-C to stop", highlight=False)
+            while server.running:
+                time.sleep(1.0)
+            raise LLMError(f"the model server stopped on its own; see {log_path}")
 
     _guarded(body)
 

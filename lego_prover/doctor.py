@@ -76,6 +76,8 @@ def check_llm(settings: Settings) -> list[Finding]:
     from lego_prover.llm.openai_chat import probe_endpoint
 
     llm = settings.llm
+    if llm.local_model:
+        return check_local_model(settings)
     where = llm.base_url or "api.openai.com"
     key_set = bool(os.environ.get(llm.api_key_env))
     findings = [Finding("LLM API key", key_set or bool(llm.base_url),
@@ -84,6 +86,32 @@ def check_llm(settings: Settings) -> list[Finding]:
     ok, detail = probe_endpoint(llm)
     findings.append(Finding(f"LLM endpoint {where}", ok, detail,
                             "" if ok else "check llm.base_url / llm.model, or point llm.base_url at a local OpenAI-compatible server (vLLM, llama.cpp)"))
+    return findings
+
+
+def check_local_model(settings: Settings) -> list[Finding]:
+    """A local model is started by the run itself; check that it can be."""
+    from lego_prover.llm.local_server import BACKEND_EXTRAS, choose_backend, require_module
+
+    llm = settings.llm
+    model = llm.local_model or ""
+    backend: str
+    if llm.local_backend == "transformers":
+        backend, (module, install) = "transformers", ("transformers", "pip install 'lego-prover[hf]'")
+    else:
+        chosen = choose_backend(model, llm.local_backend)
+        backend, (module, install) = chosen, BACKEND_EXTRAS[chosen]
+    findings = []
+    try:
+        require_module(module, install)
+        findings.append(Finding(f"local backend {backend}", True, f"{module} importable"))
+    except LegoProverError as exc:
+        findings.append(Finding(f"local backend {backend}", False, "not installed", str(exc)))
+    if model.lower().endswith(".gguf") or backend == "llama_cpp":
+        ok = Path(model).is_file()
+        findings.append(Finding("local model", ok, model, "" if ok else "fix llm.local_model (no such file)"))
+    else:
+        findings.append(Finding("local model", True, f"{model} (resolved by {backend} at start)"))
     return findings
 
 

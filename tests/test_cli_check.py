@@ -96,3 +96,17 @@ def test_doctor_names_each_missing_piece_with_its_fix() -> None:
     assert result.exit_code == 1
     assert "Isabelle" in result.output and "fix:" in result.output
     assert "embedding model" in result.output
+
+
+def test_serve_model_without_the_backend_extra_is_one_line_naming_the_install(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve-model", str(tmp_path / "m.gguf"), "--backend", "vllm"])
+    if "is not installed" not in result.output:
+        pytest.skip("vllm is installed here")
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "pip install 'lego-prover[vllm]'" in result.output
+
+
+def test_doctor_checks_a_configured_local_model_instead_of_probing(tmp_path: Path) -> None:
+    (tmp_path / "lego-prover.toml").write_text(f'[llm]\nlocal_model = "{tmp_path / "absent.gguf"}"\n')
+    result = runner.invoke(app, ["doctor"])
+    assert "local model" in result.output and "no such file" in result.output

@@ -98,6 +98,14 @@ async def test_the_cache_answers_identical_requests_without_a_call(server: FakeO
     assert tracker.total.cached_calls == 2 and tracker.total.prompt_tokens == 10
 
 
+async def test_two_attempts_with_the_same_prompt_get_independent_samples(server: FakeOpenAIServer,
+                                                                        tmp_path: Path) -> None:
+    llm, _ = make(server, tmp_path, cache=True)
+    (first,) = await llm.complete(MESSAGES, temperature=0.7, attempt=0)
+    (second,) = await llm.complete(MESSAGES, temperature=0.7, attempt=1)
+    assert not second.cached and second.text != first.text and len(server.requests) == 2
+
+
 async def test_budgets_stop_new_calls(server: FakeOpenAIServer, tmp_path: Path) -> None:
     llm, _ = make(server, tmp_path, budget=BudgetSettings(max_calls=1))
     await llm.complete(MESSAGES)

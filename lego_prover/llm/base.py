@@ -6,6 +6,9 @@ Usage::
                                      n=4, temperature=0.7, max_tokens=1024, component="formalizer")
     for c in completions:
         print(c.text, c.finish_reason, c.usage.completion_tokens)
+
+``component`` and ``problem`` label the call in the usage accounting; ``attempt`` keeps
+the response cache from handing two attempts with the same prompt the same samples.
 """
 
 from __future__ import annotations
@@ -53,4 +56,5 @@ class LLM(Protocol):
         stop: Sequence[str] | None = None,
         component: str = "",
         problem: str = "",
+        attempt: int = 0,
     ) -> list[Completion]: ...

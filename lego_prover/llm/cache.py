@@ -1,7 +1,8 @@
 """On-disk (sqlite) response cache: a repeated or resumed run reuses answers.
 
-Keyed by model, messages, sampling parameters and sample index, so the k-th sample of a
-request is cached separately from the (k+1)-th.
+Keyed by model, messages, sampling parameters, sample index and attempt number, so the
+k-th sample of a request is cached separately from the (k+1)-th, and two attempts that
+happen to send the same prompt still get independent samples.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from lego_prover.llm.base import ChatMessage, Completion, Usage
 
 
 def cache_key(model: str, messages: Sequence[ChatMessage], *, temperature: float, max_tokens: int,
-              stop: Sequence[str] | None, index: int) -> str:
+              stop: Sequence[str] | None, index: int, attempt: int = 0) -> str:
     blob = json.dumps({"model": model, "messages": list(messages), "temperature": temperature,
-                       "max_tokens": max_tokens, "stop": list(stop or []), "index": index},
+                       "max_tokens": max_tokens, "stop": list(stop or []), "index": index,
+                       "attempt": attempt},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 

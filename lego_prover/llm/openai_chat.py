@@ -87,8 +87,9 @@ class OpenAIChat:
         stop: Sequence[str] | None = None,
         component: str = "",
         problem: str = "",
+        attempt: int = 0,
     ) -> list[Completion]:
-        keys = [cache_key(self.model, messages, temperature=temperature, max_tokens=max_tokens, stop=stop, index=i)
+        keys = [cache_key(self.model, messages, temperature=temperature, max_tokens=max_tokens, stop=stop, index=i, attempt=attempt)
                 for i in range(n)]
         results: list[Completion | None] = [self._cache.get(k) if self._cache else None for k in keys]
         for hit in (r for r in results if r is not None):

@@ -83,3 +83,13 @@ class FakeOpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+if __name__ == "__main__":  # a stand-in "model server" process for LocalModelServer tests
+    import sys
+
+    port = int(sys.argv[1])
+    server = FakeOpenAIServer()
+    server._httpd.server_close()
+    server._httpd = ThreadingHTTPServer(("127.0.0.1", port), server._httpd.RequestHandlerClass)
+    server._httpd.serve_forever()

@@ -1,0 +1,56 @@
+"""Build the run's LLM from settings alone: a hosted API, a local server, or in-process.
+
+Usage::
+
+    tracker = UsageTracker(settings.llm.prices, settings.budget)
+    with open_llm(settings, tracker) as llm:
+        completions = await llm.complete(messages, n=2, component="formalizer")
+
+* ``llm.local_model`` unset: the OpenAI-compatible endpoint at ``llm.base_url``.
+* ``llm.local_model`` set, backend ``auto``/``llama_cpp``/``vllm``: a local server is started
+  on 127.0.0.1, used for the run, and stopped when the block exits.
+* backend ``transformers``: the model runs in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from lego_prover.config import Settings
+from lego_prover.llm.base import LLM
+from lego_prover.llm.cache import ResponseCache
+from lego_prover.llm.local_server import LocalModelServer, choose_backend
+from lego_prover.llm.openai_chat import OpenAIChat
+from lego_prover.llm.usage import UsageTracker
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def open_llm(settings: Settings, tracker: UsageTracker) -> Iterator[LLM]:
+    llm_settings = settings.llm
+    with ExitStack() as stack:
+        cache = ResponseCache(llm_settings.cache_path) if llm_settings.cache else None
+        if cache is not None:
+            stack.callback(cache.close)
+        local = llm_settings.local_model
+        if local and llm_settings.local_backend == "transformers":
+            from lego_prover.llm.transformers_chat import TransformersChat
+
+            yield TransformersChat(local, tracker=tracker, cache=cache)
+            return
+        if local:
+            backend = choose_backend(local, llm_settings.local_backend)
+            settings.cache_dir.mkdir(parents=True, exist_ok=True)
+            server = LocalModelServer.for_model(
+                local, backend=backend, port=llm_settings.local_port,
+                log_path=settings.cache_dir / "model-server.log")
+            log.warning("starting a local %s server for %s (log: %s)", backend, local, server.log_path)
+            stack.enter_context(server)
+            # llama.cpp's server answers one sample per request whatever n says.
+            llm_settings = llm_settings.model_copy(update={
+                "base_url": server.base_url, "model": server.served_name,
+                "supports_n": False if backend == "llama_cpp" else llm_settings.supports_n})
+        yield OpenAIChat(llm_settings, tracker=tracker, cache=cache)
