@@ -6,18 +6,15 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from lego_prover.config import Settings, load_settings
+from lego_prover.cli_skills import skills_app
+from lego_prover.cli_support import cli_settings, err, guarded, out, state
+from lego_prover.config import Settings
 from lego_prover.errors import LegoProverError, LLMError, ProblemFileError
-
-T = TypeVar("T")
 
 app = typer.Typer(
     name="lego-prover",
@@ -31,18 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-out = Console()
-err = Console(stderr=True)
-
-
-class _State:
-    config: Path | None = None
-    debug: bool = False
-
-
-state = _State()
-
-
 @app.callback()
 def _global(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file (default: ./lego-prover.toml if present).")] = None,
@@ -54,22 +39,7 @@ def _global(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-def _settings(overrides: dict[str, Any] | None = None) -> Settings:
-    return load_settings(state.config, overrides or {})
-
-
-def _guarded(fn: Callable[[], T]) -> T:
-    """Run a command body: user errors become one line and an exit code."""
-    try:
-        return fn()
-    except LegoProverError as exc:
-        if state.debug:
-            raise
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]")
-        raise typer.Exit(130) from None
+app.add_typer(skills_app, name="skills")
 
 
 # --------------------------------------------------------------------------- check
@@ -100,7 +70,7 @@ def check(
         from lego_prover.isabelle.theory import BlockKind, split_blocks
         from lego_prover.render import print_guard, print_verdict, verdict_json
 
-        settings = _settings()
+        settings = cli_settings()
         if not theory.is_file():
             raise ProblemFileError(f"theory file {theory} does not exist.")
         text = theory.read_text(encoding="utf-8")
@@ -134,7 +104,7 @@ def check(
             print_verdict(out, verdict, statement_checked=statement_checked)
         raise typer.Exit(0 if verdict.verified else 1)
 
-    _guarded(body)
+    guarded(body)
 
 
 async def _check(settings: Settings, text: str, context: Any, repair: bool) -> Any:
@@ -187,11 +157,11 @@ def doctor() -> None:
         from lego_prover.doctor import run_doctor
         from lego_prover.render import print_findings
 
-        findings = run_doctor(_settings())
+        findings = run_doctor(cli_settings())
         print_findings(out, findings)
         raise typer.Exit(0 if all(f.ok for f in findings) else 1)
 
-    _guarded(body)
+    guarded(body)
 
 
 @app.command("download-minif2f")
@@ -203,11 +173,11 @@ def download_minif2f_cmd(
     def body() -> None:
         from lego_prover.problems import download_minif2f
 
-        settings = _settings()
+        settings = cli_settings()
         target = download_minif2f(cache_dir or settings.cache_dir)
         out.print(f"miniF2F written to {target}")
 
-    _guarded(body)
+    guarded(body)
 
 
 @app.command("serve-model")
@@ -231,7 +201,7 @@ def serve_model(
 
         from lego_prover.llm.local_server import LocalModelServer
 
-        settings = _settings()
+        settings = cli_settings()
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         log_path = settings.cache_dir / "model-server.log"
         server = LocalModelServer.for_model(model, backend=backend, port=port, served_name=name,
@@ -246,7 +216,7 @@ def serve_model(
                 time.sleep(1.0)
             raise LLMError(f"the model server stopped on its own; see {log_path}")
 
-    _guarded(body)
+    guarded(body)
 
 
 @app.command("config")
@@ -256,9 +226,9 @@ def show_config() -> None:
     def body() -> None:
         from lego_prover.config import settings_to_toml_dict
 
-        out.print_json(json.dumps(settings_to_toml_dict(_settings())))
+        out.print_json(json.dumps(settings_to_toml_dict(cli_settings())))
 
-    _guarded(body)
+    guarded(body)
 
 
 def main() -> None:

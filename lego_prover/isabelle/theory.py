@@ -15,7 +15,7 @@ Usage::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -366,3 +366,17 @@ def assemble_theory(
     parts.append("end")
     text = "\n".join(parts) + "\n"
     return AssembledTheory(header.name, text, SourceMap(tuple(mapped), oracle_lines), target)
+
+
+def rename_facts(text: str, mapping: Mapping[str, str]) -> str:
+    """Rename lemma names (their declaration and every reference) outside strings and comments.
+
+    Fact names never occur inside inner-syntax strings, so outer word tokens are exactly
+    the places to change: ``lemma foo:``, ``using foo(2)``, ``simp add: foo``.
+    """
+    if not mapping:
+        return text
+    out: list[str] = []
+    for tok in tokenize(text):
+        out.append(mapping.get(tok.text, tok.text) if tok.kind is TokenKind.WORD else tok.text)
+    return "".join(out)

@@ -7,9 +7,14 @@ The default model is all-MiniLM-L6-v2 (384 dimensions) as shipped inside the
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
-from lego_prover.errors import MissingExtraError
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
+
+from lego_prover.errors import ConfigError, MissingExtraError
 
 
 def default_model_path() -> Path:
@@ -27,3 +32,60 @@ def offline_environment() -> None:
     """Make Hugging Face libraries never try the network (the model is local)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+class Embedder(EmbeddingFunction[Documents]):
+    """Sentence-transformers model as a Chroma embedding function (always passed explicitly).
+
+    Usage::
+
+        embed = Embedder()                       # all-MiniLM-L6-v2 from the installed wheel
+        vectors = embed(["lemma foo: ...", "a + b = b + a"])   # unit-length, 384 floats each
+    """
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64, device: str = "cpu") -> None:
+        offline_environment()
+        self.model_path = str(model or default_model_path())
+        self.batch_size = batch_size
+        self._device = device
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # bars would litter --json output
+                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+
+                if not Path(self.model_path).exists():
+                    raise ConfigError(f"embedding model folder not found: {self.model_path} (skills.embedding_model)")
+                self._model = SentenceTransformer(self.model_path, device=self._device)
+            return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def __call__(self, input: Documents) -> Embeddings:
+        model = self._load()
+        vectors = model.encode(list(input), batch_size=self.batch_size, normalize_embeddings=True,
+                               convert_to_numpy=True, show_progress_bar=False)
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+
+    @staticmethod
+    def name() -> str:
+        return "lego_prover_sentence_transformer"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model_path, "batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> Embedder:
+        return Embedder(config.get("model"), batch_size=int(config.get("batch_size", 64)))
+
+    def default_space(self) -> Space:
+        return "cosine"

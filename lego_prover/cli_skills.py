@@ -1,0 +1,224 @@
+"""``lego-prover skills ...``: look into, share and grow the skill library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from lego_prover.cli_support import cli_settings, err, guarded, out
+from lego_prover.config import Settings
+from lego_prover.errors import LegoProverError
+
+skills_app = typer.Typer(
+    help=("The skill library: verified lemmas that later proofs retrieve and reuse.\n\n"
+          "Stored under skills.db_path (default ./skills_db) or on a Chroma server (skills.chroma_url). "
+          "Every entry was verified by Isabelle; 'skills import' re-verifies what it reads."),
+    no_args_is_help=True,
+)
+
+
+class Sort(StrEnum):
+    usage = "usage"
+    recent = "recent"
+    name = "name"
+
+
+class ExportFormat(StrEnum):
+    thy = "thy"
+    jsonl = "jsonl"
+
+
+def _library(settings: Settings, *, writer: bool = False) -> Any:
+    from lego_prover.skills.library import SkillLibrary
+
+    return SkillLibrary.open(settings.skills, writer=writer, lock_dir=settings.cache_dir)
+
+
+def _skill_panel(skill: Any, score: float | None = None) -> Panel:
+    title = f"[bold]{skill.name}[/]" + (f"  [dim]score {score:.3f}[/]" if score is not None else "")
+    subtitle = (f"{skill.origin.describe()} · retrieved {skill.times_retrieved} · used {skill.times_used}"
+                f" · {skill.isabelle or '?'} / {skill.session or '?'}")
+    return Panel(Syntax(skill.text, "isabelle", word_wrap=True, theme="ansi_dark"), title=title,
+                 subtitle=escape(subtitle), title_align="left", subtitle_align="left")
+
+
+@skills_app.command("query")
+def query(
+    text: Annotated[str, typer.Argument(help="A formal statement, a lemma request, or just words.")],
+    k: Annotated[int, typer.Option("-k", help="How many skills.")] = 5,
+    origin: Annotated[str | None, typer.Option(help="Only skills from: problem, evolver, request, import.")] = None,
+    min_usage: Annotated[int, typer.Option(help="Only skills used in at least this many verified proofs.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Find the verified lemmas closest to TEXT (what the prover would retrieve).
+
+    Example: lego-prover skills query '"a^2 + b^2 >= 2*a*b"' -k 3
+    """
+
+    def body() -> None:
+        hits = _library(cli_settings()).query(text, k, origin=origin, min_usage=min_usage)
+        if as_json:
+            out.print_json(json.dumps([{"score": round(h.score, 4), **h.skill.as_dict()} for h in hits]))
+            return
+        if not hits:
+            out.print("no skills match (is the library empty? see 'lego-prover skills stats')")
+        for hit in hits:
+            out.print(_skill_panel(hit.skill, hit.score))
+
+    guarded(body)
+
+
+@skills_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Skill name.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one skill: its text, origin, verification and counters."""
+
+    def body() -> None:
+        skill = _library(cli_settings()).get(name)
+        if skill is None:
+            raise LegoProverError(f"no skill named {name!r} (try 'lego-prover skills query {name!r}')")
+        if as_json:
+            out.print_json(json.dumps(skill.as_dict()))
+            return
+        out.print(_skill_panel(skill))
+        out.print(f"verified {skill.verified_at} · added {skill.added_at} · hash {skill.content_hash[:16]}"
+                  + (f" · requires {', '.join(skill.requires)}" if skill.requires else ""), highlight=False)
+
+    guarded(body)
+
+
+@skills_app.command("list")
+def list_skills(
+    sort: Annotated[Sort, typer.Option(help="usage (most used first), recent (newest first) or name.")] = Sort.recent,
+    limit: Annotated[int, typer.Option(help="Show at most this many (0 = all).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List skills with origin and counters."""
+
+    def body() -> None:
+        skills = _library(cli_settings()).all_skills()
+        if sort is Sort.usage:
+            skills.sort(key=lambda s: (-s.times_used, -s.times_retrieved, s.name))
+        elif sort is Sort.recent:
+            skills.sort(key=lambda s: (s.added_at, s.name), reverse=True)
+        else:
+            skills.sort(key=lambda s: s.name)
+        shown = skills[:limit] if limit else skills
+        if as_json:
+            out.print_json(json.dumps([s.as_dict() for s in shown]))
+            return
+        table = Table("name", "statement", "origin", "retrieved", "used", "added", box=None, header_style="bold")
+        for s in shown:
+            statement = " ".join(s.statement.split())
+            table.add_row(s.name, escape(statement[:70] + ("…" if len(statement) > 70 else "")),
+                          escape(s.origin.describe()), str(s.times_retrieved), str(s.times_used), s.added_at[:10])
+        out.print(table)
+        out.print(f"[dim]{len(shown)} of {len(skills)} skills[/]")
+
+    guarded(body)
+
+
+@skills_app.command("stats")
+def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts by origin and evolver direction, requests, reuse, and growth over time."""
+
+    def body() -> None:
+        data = _library(cli_settings()).stats()
+        if as_json:
+            out.print_json(json.dumps(data))
+            return
+        out.print(f"[bold]{data['skills']}[/] skills · {data['used_in_proofs']} used in verified proofs · "
+                  f"retrieved {data['times_retrieved']} times")
+        table = Table("origin", "skills", box=None, header_style="bold")
+        for origin, n in sorted(data["by_origin"].items()):
+            table.add_row(origin, str(n))
+        out.print(table)
+        if data["by_direction"]:
+            table = Table("evolver direction", "skills", box=None, header_style="bold")
+            for direction, n in sorted(data["by_direction"].items()):
+                table.add_row(direction, str(n))
+            out.print(table)
+            out.print(f"evolved skills later used in verified proofs: {data['evolved_used_in_proofs']}")
+        out.print(f"requests: {data['requests']} ({data['requests_open']} open, {data['requests_solved']} solved)"
+                  f" · target problems: {data['problems']}")
+        if data["growth"]:
+            table = Table("date", "added", "total", box=None, header_style="bold")
+            for row in data["growth"][-14:]:
+                table.add_row(row["date"], str(row["added"]), str(row["total"]))
+            out.print(table)
+
+    guarded(body)
+
+
+@skills_app.command("export")
+def export(
+    target: Annotated[Path, typer.Argument(help="Output file (Skills.thy, or skills.jsonl with --format jsonl).")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="thy: one Isabelle theory; jsonl: records.")] = ExportFormat.thy,
+) -> None:
+    """Write the whole library as one Isabelle theory (loadable, dependencies first) or as jsonl.
+
+    The theory's name is the file's stem. The jsonl keeps each skill's verification record,
+    so 'skills import --trust-records' can skip re-checking on the same Isabelle and session.
+    """
+
+    def body() -> None:
+        from lego_prover.skills.transfer import export_jsonl, export_theory
+
+        settings = cli_settings()
+        skills = _library(settings).all_skills()
+        if fmt is ExportFormat.jsonl:
+            n = export_jsonl(skills, target)
+        else:
+            stem = target.stem
+            if not stem.replace("_", "a").isalnum() or not stem[0].isalpha():
+                raise LegoProverError(f"the theory name {stem!r} (the file's stem) must be an Isabelle identifier")
+            target.write_text(export_theory(skills, settings.isabelle.imports, stem), encoding="utf-8")
+            n = len(skills)
+        out.print(f"wrote {n} skills to {target}")
+
+    guarded(body)
+
+
+@skills_app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="A jsonl file written by 'skills export --format jsonl'.")],
+    trust_records: Annotated[bool, typer.Option(help="Skip re-checking records verified by the same Isabelle version and session.")] = False,
+) -> None:
+    """Add lemmas from a jsonl file; each is re-verified by Isabelle before it is added."""
+
+    def body() -> None:
+        settings = cli_settings()
+        report = asyncio.run(_import(settings, source, trust_records))
+        out.print(f"added {len(report.added)} · duplicates {len(report.duplicates)} · failed {len(report.failed)}")
+        for name, why in report.failed[:20]:
+            err.print(f"  [red]✗[/] {name}: {escape(why.splitlines()[0] if why else '')}")
+        raise typer.Exit(0 if not report.failed else 1)
+
+    guarded(body)
+
+
+async def _import(settings: Settings, source: Path, trust: bool) -> Any:
+    from lego_prover.isabelle.checker import Checker
+    from lego_prover.isabelle.sessions import SessionPool
+    from lego_prover.skills.transfer import import_jsonl, read_jsonl
+
+    read_jsonl(source)  # malformed files fail before Isabelle starts
+    with _library(settings, writer=True) as library:
+        async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
+            checker = Checker(pool, settings.isabelle)
+            report = await import_jsonl(library, source, checker, imports=settings.isabelle.imports,
+                                        trust_records=trust, isabelle=checker.isabelle, session=checker.session,
+                                        on_progress=lambda name: err.print(f"[dim]checked {name}[/]"))
+            await pool.drain()
+            return report
