@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from lego_prover.cli_skills import skills_app
 from lego_prover.cli_support import cli_settings, err, guarded, out, state
@@ -144,6 +145,175 @@ def _find_problem(name: str, settings: Settings, benchmark_dir: Path | None, pro
                 if p.name == name:
                     return p
     raise ProblemFileError(f"problem {name!r} not found in {', '.join(str(f) for f in files)}.")
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _problems_for_run(settings: Settings, benchmark: str, split: str, problems_file: Path | None,
+                      names: str | None) -> tuple[list[Any], dict[str, Any]]:
+    from lego_prover.problems import load_benchmark, load_problems, select
+
+    if problems_file is not None:
+        problems = load_problems(problems_file)
+        meta = {"benchmark": "file", "problems_file": str(problems_file)}
+    else:
+        problems = load_benchmark(benchmark, split, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+        meta = {"benchmark": benchmark, "split": split}
+    chosen = select(problems, names.split(",") if names else None)
+    if not chosen:
+        raise ProblemFileError("no problems selected")
+    return chosen, meta
+
+
+def _default_run_dir(prefix: str) -> Path:
+    import time
+
+    return Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@app.command("eval")
+def eval_cmd(
+    benchmark: Annotated[str, typer.Option(help="Benchmark name (minif2f).")] = "minif2f",
+    split: Annotated[str, typer.Option(help="valid or test.")] = "valid",
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: the download cache).")] = None,
+    problems: Annotated[str | None, typer.Option(help="Comma-separated problem names (default: the whole split).")] = None,
+    problems_file: Annotated[Path | None, typer.Option(help="Your own problems (jsonl) instead of a benchmark.")] = None,
+    attempts: Annotated[int | None, typer.Option(help="Attempts per problem (prover.attempts, default 100).")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/<benchmark>-<split>-<time>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir; finished attempts are not redone.")] = False,
+    informal: Annotated[str | None, typer.Option(help="human, generated, or both (alternate per attempt).")] = None,
+    evolvers: Annotated[int, typer.Option(help="Evolver tasks running beside the provers (sharing budgets and Isabelle).")] = 0,
+    model: Annotated[str | None, typer.Option(help="LLM model (llm.model).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Stop starting attempts past this many USD (budget.max_cost_usd).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run (budget.max_tokens).")] = None,
+) -> None:
+    """Run the prover on miniF2F (or your problems) and store every attempt.
+
+    Attempts interleave across problems; a problem stops when solved. Each attempt is in
+    RUN_DIR/attempts.jsonl before it is counted, solved proofs are in RUN_DIR/solved/, and
+    --resume continues a stopped or killed run. Afterwards: 'lego-prover report RUN_DIR'.
+
+    Example: lego-prover eval --split valid --data-dir ../shared/minif2f --problems mathd_algebra_478 --attempts 4
+    """
+
+    def body() -> None:
+        from lego_prover.progress import RichProgress
+        from lego_prover.run.evaluate import run_eval
+
+        settings = cli_settings({"data_dir": str(data_dir) if data_dir else None, "prover.attempts": attempts,
+                                 "prover.informal": informal, "llm.model": model, "llm.base_url": base_url,
+                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens})
+        if resume and run_dir is None:
+            raise LegoProverError("--resume needs --run-dir (the run to continue)")
+        chosen, meta = _problems_for_run(settings, benchmark, split, problems_file, problems)
+        target = run_dir or _default_run_dir(f"{meta['benchmark']}-{meta.get('split', 'problems')}")
+        err.print(f"run directory: {target}", highlight=False)
+        with RichProgress(err) as progress:
+            summary = asyncio.run(run_eval(settings, chosen, run_dir=target, resume=resume, meta=meta,
+                                           progress=progress, evolvers=evolvers))
+        _print_run_summary(summary, target)
+        if summary.get("stopped_by_budget"):
+            err.print(f"[yellow]stopped:[/] {summary['stopped_by_budget']}; continue with --resume --run-dir {target}")
+            raise typer.Exit(3)
+
+    guarded(body)
+
+
+def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
+    total = summary.get("usage", {}).get("total", {})
+    out.print(f"[bold]{summary['solved']}/{summary['problems']}[/] solved "
+              f"({100 * summary['pass_rate']:.1f}%) in {summary['attempts']} attempts · "
+              f"tokens {total.get('prompt_tokens', 0) + total.get('completion_tokens', 0):,} · "
+              f"${total.get('cost_usd', 0):.2f}", highlight=False)
+    out.print(f"report: lego-prover report {run_dir}", highlight=False)
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'eval'.")]) -> None:
+    """Write RUN_DIR/report.md and a self-contained RUN_DIR/report.html with plots.
+
+    Pass rate vs attempts (pass@k), by problem source, tokens and cost per solved problem,
+    library growth, and lemma reuse (solved proofs that used retrieved skills).
+    """
+
+    def body() -> None:
+        from lego_prover.run.report import write_report
+
+        md, page = write_report(run_dir)
+        out.print(md.read_text(encoding="utf-8"), highlight=False, markup=False)
+        out.print(f"written: {md} and {page}", highlight=False)
+
+    guarded(body)
+
+
+@app.command("verify-results")
+def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'eval'.")]) -> None:
+    """Re-check every solved proof of a run from its stored text, in a fresh Isabelle session.
+
+    Exit code 0 when all still verify, 1 when any does not (each is listed with the reason).
+    """
+
+    def body() -> None:
+        from lego_prover.run.verify import verify_results
+
+        settings = cli_settings()
+        replays = asyncio.run(_verify(settings, run_dir, verify_results))
+        bad = [r for r in replays if not r.verified]
+        for r in bad:
+            err.print(f"[red]✗[/] {r.problem}: {escape(r.reason)}", highlight=False)
+        out.print(f"{len(replays) - len(bad)}/{len(replays)} stored proofs verify again", highlight=False)
+        raise typer.Exit(1 if bad else 0)
+
+    guarded(body)
+
+
+async def _verify(settings: Settings, run_dir: Path, verify: Any) -> Any:
+    from lego_prover.isabelle.checker import Checker
+    from lego_prover.isabelle.sessions import SessionPool
+
+    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
+        checker = Checker(pool, settings.isabelle)
+        result = await verify(run_dir, checker, tuple(settings.isabelle.imports),
+                              on_result=lambda r: err.print(f"{'[green]✓[/]' if r.verified else '[red]✗[/]'} {r.problem}"))
+        await pool.drain()
+        return result
+
+
+@app.command("check-examples")
+def check_examples() -> None:
+    """Check every in-context example proof shipped in prompts/examples with Isabelle.
+
+    The examples are our own worked problems; this is how anyone with Isabelle confirms
+    that each one verifies. Exit code 0 when all do.
+    """
+
+    def body() -> None:
+        from lego_prover.prover.examples import check_all_examples
+
+        settings = cli_settings()
+        results = asyncio.run(_check_examples(settings, check_all_examples))
+        bad = [r for r in results if not r.verified]
+        for r in results:
+            mark = "[green]✓[/]" if r.verified else "[red]✗[/]"
+            out.print(f"{mark} {r.kind}/{r.name}: {escape(r.reason)}", highlight=False)
+        out.print(f"{len(results) - len(bad)}/{len(results)} examples verified", highlight=False)
+        raise typer.Exit(1 if bad else 0)
+
+    guarded(body)
+
+
+async def _check_examples(settings: Settings, check_all: Any) -> Any:
+    from lego_prover.isabelle.checker import Checker
+    from lego_prover.isabelle.sessions import SessionPool
+    from lego_prover.prover.prompts import PromptLibrary
+
+    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
+        result = await check_all(PromptLibrary.load(settings.prompts_dir), Checker(pool, settings.isabelle),
+                                 tuple(settings.isabelle.imports))
+        await pool.drain()
+        return result
 
 
 # --------------------------------------------------------------------------- doctor

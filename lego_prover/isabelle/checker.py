@@ -43,10 +43,14 @@ log = logging.getLogger(__name__)
 
 
 class ProblemLike(Protocol):
-    name: str
-    formal_statement: str
-    header: str
-    preamble: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def formal_statement(self) -> str: ...
+    @property
+    def header(self) -> str: ...
+    @property
+    def preamble(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class Outcome:
 @dataclass
 class Script:
     by_hash: dict[str, Outcome] = field(default_factory=dict)
+    by_marker: dict[str, Outcome] = field(default_factory=dict)   # a marker the test put in the text
     queue: deque[Outcome] = field(default_factory=deque)
     default: Outcome | None = None
     session_build_fails: bool = False
@@ -75,6 +76,9 @@ class Script:
         key = normalised_hash(text)
         if key in self.by_hash:
             return self.by_hash[key]
+        for marker, outcome in self.by_marker.items():
+            if marker in text:
+                return outcome
         if self.queue:
             return self.queue.popleft()
         if self.default is not None:

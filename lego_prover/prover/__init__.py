@@ -1,0 +1,1 @@
+"""The prover: informal solver, decomposer, retrieval, formalizer, check-and-repair, harvest."""

@@ -1,0 +1,299 @@
+"""One attempt on one problem, end to end.
+
+Usage::
+
+    prover = Prover(llm, checker, library, prompts, settings)
+    record = await prover.attempt(problem, index=0)
+    record.solved, record.proof, record.errors
+
+informal proof -> decomposition (structured proof + requests) -> retrieval -> formalizer
+(re-prompted while the statement was changed) -> checker (guard, tactic repair, Isabelle)
+-> up to R rounds of error feedback -> harvest. Everything the attempt did is in the
+returned ``AttemptRecord``; a failure of the LLM or of Isabelle is recorded, not raised,
+except a spent budget, which stops the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lego_prover.config import Settings
+from lego_prover.errors import BudgetExhausted, LLMError
+from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.guard import RejectionCode, SoundnessGuard
+from lego_prover.isabelle.verdict import FailureKind, Verdict
+from lego_prover.llm.base import LLM, ChatMessage, Completion
+from lego_prover.problems import Problem
+from lego_prover.prover.harvest import Harvester
+from lego_prover.prover.parsing import extract_isabelle, parse_decomposition
+from lego_prover.prover.prompts import PromptLibrary, WorkedExample
+from lego_prover.prover.retrieval import Retrieved, retrieve
+from lego_prover.skills.library import SkillLibrary
+from lego_prover.skills.records import Origin, now_iso
+
+
+@dataclass(frozen=True)
+class LLMCallRecord:
+    component: str
+    prompt: str               # prompt file name
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    cached: bool
+    completion: str
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    problem: str
+    attempt: int
+    solved: bool
+    informal: str                        # human | generated
+    failure: str | None                  # FailureKind value, "llm", "no_proof", or None
+    reason: str
+    proof: str                           # the last body sent to the checker
+    theory: str                          # the exact theory Isabelle checked last
+    errors: list[dict[str, Any]]
+    requests: list[str]
+    retrieved: list[str]
+    skills_used: list[dict[str, str]]
+    skills_added: list[str]
+    feedback_rounds: int
+    statement_reprompts: int
+    repairs: list[str]
+    calls: list[LLMCallRecord]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    llm_s: float
+    check_s: float
+    total_s: float
+    isabelle: str
+    session: str
+    started_at: str
+    finished_at: str
+    crash: str = ""                      # a bug of ours, with its traceback: recorded, never lost
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AttemptRecord:
+        calls = [LLMCallRecord(**c) for c in data.get("calls", [])]
+        return cls(**{**data, "calls": calls})
+
+
+@dataclass
+class _Trace:
+    calls: list[LLMCallRecord] = field(default_factory=list)
+    llm_s: float = 0.0
+    check_s: float = 0.0
+    cost: float = 0.0
+
+
+class Prover:
+    def __init__(self, llm: LLM, checker: CheckerProtocol, library: SkillLibrary | None,
+                 prompts: PromptLibrary, settings: Settings, *, price: Any = None) -> None:
+        self._llm = llm
+        self._checker = checker
+        self._library = library
+        self._prompts = prompts
+        self._settings = settings
+        self._prover = settings.prover
+        self._price = price               # callable(Completion) -> cost, from the usage tracker
+        self._examples = prompts.examples("prover")
+        self._harvester = Harvester(library, tuple(settings.isabelle.imports))
+
+    # ------------------------------------------------------------------ public
+
+    async def attempt(self, problem: Problem, index: int) -> AttemptRecord:
+        started, started_at = time.monotonic(), now_iso()
+        trace = _Trace()
+        mode = self._informal_mode(problem, index)
+        state: dict[str, Any] = {"requests": [], "retrieved": Retrieved((), 0), "verdict": None, "proof": "",
+                                 "rounds": 0, "reprompts": 0, "harvest_added": [], "used": []}
+        failure: str | None = None
+        reason = ""
+        crash = ""
+        try:
+            failure, reason = await self._run(problem, index, mode, trace, state)
+        except BudgetExhausted as exc:  # recorded, and not counted as done: a resumed run redoes it
+            failure, reason = "budget", str(exc)
+        except LLMError as exc:
+            failure, reason = "llm", str(exc)
+        except Exception as exc:  # a bug of ours must not lose the run: record it with its traceback
+            failure, reason, crash = "crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        verdict: Verdict | None = state["verdict"]
+        return AttemptRecord(
+            problem=problem.name, attempt=index, solved=failure is None, informal=mode, failure=failure,
+            reason=reason, proof=state["proof"], theory=verdict.theory_text if verdict else "",
+            errors=[_error_json(e) for e in (verdict.root_errors if verdict else ())],
+            requests=list(state["requests"]), retrieved=state["retrieved"].names, skills_used=state["used"],
+            skills_added=state["harvest_added"], feedback_rounds=state["rounds"],
+            statement_reprompts=state["reprompts"], repairs=list(verdict.repairs) if verdict else [],
+            calls=trace.calls, prompt_tokens=sum(c.prompt_tokens for c in trace.calls),
+            completion_tokens=sum(c.completion_tokens for c in trace.calls), cost_usd=round(trace.cost, 6),
+            llm_s=round(trace.llm_s, 3), check_s=round(trace.check_s, 3),
+            total_s=round(time.monotonic() - started, 3), isabelle=verdict.isabelle if verdict else "",
+            session=verdict.session if verdict else "", started_at=started_at, finished_at=now_iso(), crash=crash)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _run(self, problem: Problem, index: int, mode: str, trace: _Trace,
+                   state: dict[str, Any]) -> tuple[str | None, str]:
+        p = self._prover
+        informal_proof = (problem.informal_proof or "") if mode == "human" else await self._informal(problem, index, trace)
+        plan, requests = await self._decompose(problem, informal_proof, index, trace)
+        state["requests"] = list(requests)
+        if self._library is not None and requests:
+            await asyncio.to_thread(self._library.add_requests, list(requests), problem.name)
+        retrieved = await retrieve(self._library, problem.formal_statement, requests, p)
+        state["retrieved"] = retrieved
+        context = TheoryContext.for_problem(problem, self._settings.isabelle)
+        messages = self._prompts.render(
+            "formalizer", skills=retrieved.render(), examples=self._formalizer_examples(index),
+            informal_statement=problem.informal_statement or "(none given)",
+            structured_proof=plan or "(none)", formal_statement=problem.formal_statement.strip())
+        proof, messages = await self._formalize(messages, context, index, trace, state, problem.name)
+        if not proof:
+            return "no_proof", "the formalizer's answer held no Isabelle code"
+        origin = Origin("problem", problem=problem.name, attempt=index)
+        while True:
+            state["proof"] = proof
+            t0 = time.monotonic()
+            verdict = await self._checker.check(proof, context)
+            trace.check_s += time.monotonic() - t0
+            state["verdict"] = verdict
+            harvest = await self._harvester.harvest(verdict, target=context.target, origin=origin,
+                                                    preamble=problem.preamble, retrieved=retrieved.skills,
+                                                    solved=verdict.verified)
+            state["harvest_added"] = state["harvest_added"] + harvest.added
+            if verdict.verified:
+                state["used"] = harvest.used
+                if self._library is not None:
+                    await asyncio.to_thread(self._library.mark_problem_solved, problem.name)
+                return None, "verified"
+            if state["rounds"] >= p.feedback_rounds or verdict.failure is FailureKind.SERVER:
+                return (verdict.failure.value if verdict.failure else "unverified"), verdict.reason
+            state["rounds"] += 1
+            feedback = self._prompts.render("feedback", proof=proof, errors=_errors_text(verdict))
+            messages = [*messages, {"role": "assistant", "content": f"```isabelle\n{proof}\n```"}, *feedback]
+            proof, messages = await self._formalize(messages, context, index, trace, state, problem.name,
+                                                    component="feedback")
+            if not proof:
+                return "no_proof", "the corrected answer held no Isabelle code"
+
+    async def _informal(self, problem: Problem, index: int, trace: _Trace) -> str:
+        messages = self._prompts.render("informal_solver", informal_statement=problem.informal_statement
+                                        or problem.formal_statement)
+        (c,) = await self._call("informal_solver", "informal_solver", messages, self._prover.informal_temperature,
+                                problem.name, index, trace)
+        return c.text.strip()
+
+    async def _decompose(self, problem: Problem, informal_proof: str, index: int,
+                         trace: _Trace) -> tuple[str, tuple[str, ...]]:
+        p = self._prover
+        messages = self._prompts.render(
+            "decomposer", max_requests=p.max_requests, examples=self._decomposer_examples(index),
+            informal_statement=problem.informal_statement or "(none given)",
+            informal_proof=informal_proof or "(none given)", formal_statement=problem.formal_statement.strip())
+        (c,) = await self._call("decomposer", "decomposer", messages, p.decomposer_temperature, problem.name,
+                                index, trace)
+        parsed = parse_decomposition(c.text, max_requests=p.max_requests)
+        return parsed.structured_proof, parsed.requests
+
+    async def _formalize(self, messages: list[ChatMessage], context: TheoryContext, index: int, trace: _Trace,
+                         state: dict[str, Any], problem: str, component: str = "formalizer"
+                         ) -> tuple[str, list[ChatMessage]]:
+        """Ask for a proof; re-prompt (up to the limit) while it changes the statement."""
+        guard = SoundnessGuard(context.guard_context())
+        for _ in range(self._prover.statement_reprompts + 1):
+            (c,) = await self._call(component, component, messages, self._prover.formalizer_temperature, problem,
+                                    index, trace)
+            proof = extract_isabelle(c.text)
+            if not proof:
+                return "", messages
+            codes = {r.code for r in guard.check(proof).rejections}
+            if not codes & {RejectionCode.STATEMENT_CHANGED, RejectionCode.MISSING_TARGET}:
+                return proof, messages
+            if state["reprompts"] >= self._prover.statement_reprompts:
+                return proof, messages
+            state["reprompts"] += 1
+            messages = [*messages, {"role": "assistant", "content": c.text},
+                        *self._prompts.render("statement_reprompt", formal_statement=context.statement or "")]
+        return proof, messages
+
+    async def _call(self, component: str, prompt: str, messages: list[ChatMessage], temperature: float,
+                    problem: str, index: int, trace: _Trace) -> list[Completion]:
+        t0 = time.monotonic()
+        completions = await self._llm.complete(messages, n=1, temperature=temperature,
+                                               max_tokens=self._prover.max_tokens, component=component,
+                                               problem=problem, attempt=index)
+        trace.llm_s += time.monotonic() - t0
+        for c in completions:
+            trace.calls.append(LLMCallRecord(component, prompt, c.usage.prompt_tokens, c.usage.completion_tokens,
+                                             c.finish_reason, c.cached, c.text))
+            if self._price is not None and not c.cached:
+                trace.cost += float(self._price(c))
+        if not completions:
+            raise LLMError("the LLM returned no completion")
+        return completions
+
+    # ------------------------------------------------------------------ examples
+
+    def _informal_mode(self, problem: Problem, index: int) -> str:
+        choice = self._prover.informal
+        if choice == "both":
+            choice = "human" if index % 2 == 0 else "generated"
+        if choice == "human" and not problem.has_informal_proof:
+            return "generated"
+        return choice
+
+    def _rotated(self, count: int, index: int) -> list[WorkedExample]:
+        if not self._examples or count <= 0:
+            return []
+        start = index % len(self._examples)
+        ring = self._examples[start:] + self._examples[:start]
+        return ring[:count]
+
+    def _decomposer_examples(self, index: int) -> str:
+        parts = []
+        for ex in self._rotated(self._prover.decomposer_examples, index):
+            requests = "\n\n".join(ex.requests) or "N/A"
+            parts.append(f"####################\n\n## Problem\n{ex['informal_statement']}\n\n## Informal proof\n"
+                         f"{ex['informal_proof']}\n\n## Formal statement\n```isabelle\n{ex['formal_statement']}\n```"
+                         f"\n\n## Structured proof\n{ex['structured_proof']}\n\n## Requests\n```isabelle\n"
+                         f"{requests}\n```")
+        return "\n\n".join(parts)
+
+    def _formalizer_examples(self, index: int) -> str:
+        parts = []
+        for ex in self._rotated(self._prover.formalizer_examples, index):
+            parts.append(f"####################\n\n## Problem\n{ex['informal_statement']}\n\n## Structured proof\n"
+                         f"{ex['structured_proof']}\n\n## Formal statement\n```isabelle\n{ex['formal_statement']}\n"
+                         f"```\n\n## Proof\n```isabelle\n{ex['isabelle_proof']}\n```")
+        return "\n\n".join(parts)
+
+
+def _error_json(err: Any) -> dict[str, Any]:
+    return {"message": err.message, "line": err.line, "block": err.block, "step": err.step, "goal": err.goal,
+            "kind": err.kind.value}
+
+
+def _errors_text(verdict: Verdict) -> str:
+    if verdict.failure is FailureKind.GUARD:
+        return f"The proof was rejected before checking: {verdict.reason}"
+    lines = []
+    for err in verdict.root_errors[:5]:
+        where = f"line {err.line}" if err.line else "no position"
+        block = f" in {err.block}" if err.block else ""
+        lines.append(f"- Error{block} at {where}: {err.message.strip()[:600]}")
+        if err.step:
+            lines.append(f"  failing step: {err.step.strip()[:300]}")
+        if err.goal:
+            lines.append(f"  goal: {err.goal.strip()[:600]}")
+    return "\n".join(lines) or f"The check failed: {verdict.reason}"

@@ -1,0 +1,1 @@
+"""Runs: the scheduler, the run store (resume), summaries and reports."""

@@ -1,0 +1,154 @@
+"""``lego-prover eval``: build everything from settings, run the scheduler, keep the summary fresh.
+
+Usage::
+
+    summary = asyncio.run(run_eval(settings, problems, run_dir=Path("runs/valid"), resume=False,
+                                   meta={"benchmark": "minif2f", "split": "valid"}))
+
+Collaborators are made here from settings (LLM, checker, library, prompts); the prover,
+scheduler and store take them in their constructors, so tests can run every piece with
+doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from lego_prover import __version__
+from lego_prover.config import Settings, settings_to_toml_dict
+from lego_prover.isabelle.checker import Checker, CheckerProtocol
+from lego_prover.isabelle.sessions import SessionPool
+from lego_prover.llm.base import LLM
+from lego_prover.llm.factory import open_llm
+from lego_prover.llm.usage import UsageTracker
+from lego_prover.problems import Problem
+from lego_prover.prover.attempt import AttemptRecord, Prover
+from lego_prover.prover.prompts import PromptLibrary
+from lego_prover.run.scheduler import Scheduler
+from lego_prover.run.store import RunStore
+from lego_prover.run.summary import summarize
+from lego_prover.skills.library import SkillLibrary
+from lego_prover.skills.records import now_iso
+
+
+class Progress(Protocol):
+    def start(self, total: int, done: int, solved: int) -> None: ...
+    def attempt(self, record: AttemptRecord, solved: int, tracker: UsageTracker) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class Services:
+    """What a run talks to; ``open_services`` builds them from settings."""
+
+    llm: LLM
+    checker: CheckerProtocol
+    library: SkillLibrary | None
+    prompts: PromptLibrary
+    tracker: UsageTracker
+
+
+def order_problems(problems: Sequence[Problem], order: str) -> list[Problem]:
+    if order == "informal_length":  # short informal proofs first, as the reference does
+        return sorted(problems, key=lambda p: (len(p.informal_proof or ""), p.name))
+    return sorted(problems, key=lambda p: p.name)
+
+
+def seed_tracker(tracker: UsageTracker, records: Sequence[AttemptRecord]) -> None:
+    """A resumed run's budget covers the whole run, not just this invocation."""
+    for r in records:
+        for call in r.calls:
+            tracker.total.calls += 1
+            tracker.total.cached_calls += int(call.cached)
+            tracker.total.prompt_tokens += call.prompt_tokens
+            tracker.total.completion_tokens += call.completion_tokens
+        tracker.total.cost_usd += r.cost_usd
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, *, note: Callable[[str], None] = lambda m: None,
+                        with_library: bool = True) -> AsyncIterator[Services]:
+    tracker = UsageTracker(settings.llm.prices, settings.budget)
+    prompts = PromptLibrary.load(settings.prompts_dir)
+    library = None
+    if with_library:
+        note("opening the skill library")
+        library = await asyncio.to_thread(SkillLibrary.open, settings.skills, None, lock_dir=settings.cache_dir)
+    try:
+        with open_llm(settings, tracker) as llm:
+            async with SessionPool(settings.isabelle, on_progress=note) as pool:
+                yield Services(llm, Checker(pool, settings.isabelle), library, prompts, tracker)
+                await pool.drain()
+    finally:
+        if library is not None:
+            library.close()
+
+
+async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool,
+                   meta: dict[str, Any], progress: Progress | None = None, evolvers: int = 0,
+                   services: Services | None = None) -> dict[str, Any]:
+    ordered = order_problems(problems, settings.prover.order)
+    meta = {"kind": "eval", "version": __version__, "started": now_iso(), "problems": [p.name for p in ordered],
+            "attempts": settings.prover.attempts, "evolvers": evolvers,
+            # what verify-results needs to re-check a stored proof without the original data files
+            "statements": {p.name: p.formal_statement for p in ordered},
+            "preambles": {p.name: p.preamble for p in ordered if p.preamble.strip()}, **meta}
+    store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+    if resume:  # the problem set and attempt count of the run being resumed win
+        old = store.meta()
+        names = set(old.get("problems", [])) or {p.name for p in ordered}
+        ordered = [p for p in ordered if p.name in names]
+    note = progress.note if progress else (lambda m: None)
+    if services is not None:
+        return await _run(settings, ordered, store, services, progress, evolvers)
+    async with open_services(settings, note=note) as made:
+        return await _run(settings, ordered, store, made, progress, evolvers)
+
+
+async def _run(settings: Settings, problems: list[Problem], store: RunStore, services: Services,
+               progress: Progress | None, evolvers: int) -> dict[str, Any]:
+    tracker = services.tracker
+    seed_tracker(tracker, store.records)
+    model = getattr(services.llm, "model", settings.llm.model)
+    prover = Prover(services.llm, services.checker, services.library, services.prompts, settings,
+                    price=lambda c: tracker.cost(model, c.usage))
+    if services.library is not None:
+        await asyncio.to_thread(services.library.add_problems, [(p.name, p.formal_statement) for p in problems])
+    sources = {p.name: p.source for p in problems}
+
+    def write_summary() -> dict[str, Any]:
+        summary = summarize(store.records, [p.name for p in problems], max_attempts=settings.prover.attempts,
+                            sources=sources, evolver_steps=store.evolver_steps, usage=tracker.summary())
+        store.write_summary(summary)
+        return summary
+
+    def on_record(record: AttemptRecord) -> None:
+        if progress:
+            progress.attempt(record, len(store.solved()), tracker)
+        if len(store.records) % 10 == 0 or record.solved:
+            write_summary()
+
+    scheduler = Scheduler(prover.attempt, store, attempts=settings.prover.attempts,
+                          concurrency=settings.prover.concurrency, budget=tracker.exhausted, on_record=on_record)
+    total = sum(1 for _ in scheduler.plan(problems))
+    if progress:
+        progress.start(total + len(store.done()), len(store.done()), len(store.solved()))
+    extra = []
+    if evolvers:
+        from lego_prover.evolver.loop import Evolver
+
+        evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings,
+                          store=store, price=lambda c: tracker.cost(model, c.usage))
+        extra = [evolver.run_forever for _ in range(evolvers)]
+    outcome = await scheduler.run(problems, extra=extra)
+    summary = write_summary()
+    if services.library is not None:
+        summary["library"] = await asyncio.to_thread(services.library.stats)
+    summary["stopped_by_budget"] = outcome.stopped_by
+    store.write_summary(summary)
+    return summary

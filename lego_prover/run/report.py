@@ -1,0 +1,210 @@
+"""``lego-prover report RUN_DIR``: a Markdown summary and a self-contained HTML page with plots.
+
+Usage::
+
+    paths = write_report(Path("runs/minif2f-valid-20261122"))   # report.md, report.html
+
+Plots (matplotlib, embedded as PNG data): pass rate vs attempts (pass@k), solved by
+problem source, tokens and cost per solved problem, library growth over the run, and
+lemma reuse (solved proofs that used retrieved skills).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from lego_prover.run.store import load_run
+from lego_prover.run.summary import summarize
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, Any]]) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots: dict[str, str] = {}
+    curve = summary["pass_at_k"]
+    if curve:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.plot([c["k"] for c in curve], [100 * c["rate"] for c in curve], marker="." if len(curve) < 30 else None)
+        ax.set_xlabel("attempts per problem (k)")
+        ax.set_ylabel("solved (%)")
+        ax.set_title("pass@k")
+        ax.grid(alpha=0.3)
+        plots["Pass rate vs attempts"] = _png(fig)
+    sources = summary["by_source"]
+    if sources:
+        names = sorted(sources)
+        fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
+        ax.barh(names, [sources[n]["problems"] for n in names], color="#ddd", label="problems")
+        ax.barh(names, [sources[n]["solved"] for n in names], color="#3a7", label="solved")
+        ax.set_xlabel("problems")
+        ax.legend(loc="lower right")
+        plots["Solved by problem source"] = _png(fig)
+    solved = {n: p for n, p in summary["per_problem"].items() if p["solved"]}
+    if solved:
+        names = sorted(solved, key=lambda n: solved[n]["prompt_tokens"] + solved[n]["completion_tokens"])
+        fig, ax = plt.subplots(figsize=(6, 0.25 * len(names) + 1.4))
+        ax.barh(names, [solved[n]["prompt_tokens"] + solved[n]["completion_tokens"] for n in names], color="#47a")
+        ax.set_xlabel("tokens spent on the problem (all its attempts)")
+        ax2 = ax.twiny()
+        ax2.plot([solved[n]["cost_usd"] for n in names], names, "o", color="#c63", markersize=3)
+        ax2.set_xlabel("cost (USD)", color="#c63")
+        plots["Tokens and cost per solved problem"] = _png(fig)
+    events = sorted([(r.finished_at, len(r.skills_added), "prover") for r in attempts] +
+                    [(s.get("finished_at", ""), len(s.get("added", [])), "evolver") for s in steps])
+    if any(n for _, n, _ in events):
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        for who, color in (("prover", "#47a"), ("evolver", "#a4a")):
+            total, xs, ys = 0, [], []
+            for i, (_, n, w) in enumerate(events):
+                if w == who:
+                    total += n
+                xs.append(i + 1)
+                ys.append(total)
+            ax.plot(xs, ys, label=f"added by the {who}", color=color)
+        ax.set_xlabel("attempts and evolver steps, in order")
+        ax.set_ylabel("skills added")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        plots["Library growth during the run"] = _png(fig)
+    if solved:
+        used = summary["solved_using_retrieved_skills"]
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.bar(["used retrieved skills", "did not"], [used, len(solved) - used], color=["#3a7", "#bbb"])
+        ax.set_ylabel("solved problems")
+        plots["Lemma reuse"] = _png(fig)
+    return plots
+
+
+def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
+    usage = summary.get("usage", {}).get("total", {})
+    lines = [f"# lego-prover run: {meta.get('benchmark', '?')} {meta.get('split', '')}".rstrip(), ""]
+    lines += [f"- started {meta.get('started', '?')}, lego-prover {meta.get('version', '?')}, "
+              f"{meta.get('attempts', '?')} attempts per problem, {meta.get('evolvers', 0)} evolvers",
+              f"- **solved {summary['solved']} / {summary['problems']} ({100 * summary['pass_rate']:.1f}%)** "
+              f"in {summary['attempts']} attempts",
+              f"- tokens {summary['tokens']:,}, cost ${summary['cost_usd']:.4f}"
+              + (f"; per solved problem {summary['tokens_per_solved']:,} tokens, ${summary['cost_per_solved_usd']:.4f}"
+                 if summary["solved"] else ""),
+              f"- LLM calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} from the cache)" if usage else "",
+              f"- lemma reuse: {summary['solved_using_retrieved_skills']} of {summary['solved']} solved proofs used "
+              "retrieved skills",
+              f"- library: {summary['skills_added_by_prover']} skills added by the prover, "
+              f"{summary['skills_added_by_evolver']} by the evolver ({summary['evolver_steps']} steps, "
+              f"{summary['requests_solved_by_evolver']} requests proved)",
+              ""]
+    if summary.get("stopped_by_budget"):
+        lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
+    lines += ["## pass@k", "", "| k | solved | rate |", "|---:|---:|---:|"]
+    curve = summary["pass_at_k"]
+    marks = sorted({1, 2, 4, 8, 16, 32, 50, 64, 100, len(curve)} & set(range(1, len(curve) + 1)))
+    lines += [f"| {k} | {curve[k - 1]['solved']} | {100 * curve[k - 1]['rate']:.1f}% |" for k in marks]
+    lines += ["", "## By source", "", "| source | problems | solved |", "|---|---:|---:|"]
+    lines += [f"| {s} | {v['problems']} | {v['solved']} |" for s, v in sorted(summary["by_source"].items())]
+    lines += ["", "## Outcomes of attempts", "", "| outcome | attempts |", "|---|---:|"]
+    lines += [f"| {k} | {v} |" for k, v in sorted(summary["failures"].items(), key=lambda kv: -kv[1])]
+    by_component = summary.get("usage", {}).get("by_component", {})
+    if by_component:
+        lines += ["", "## Tokens by component", "", "| component | calls | prompt | completion | cost |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {c} | {v['calls']} | {v['prompt_tokens']:,} | {v['completion_tokens']:,} | ${v['cost_usd']:.4f} |"
+                  for c, v in sorted(by_component.items())]
+    lines += ["", "## Problems", "", "| problem | solved at | attempts | tokens | cost | retrieved skills used |",
+              "|---|---:|---:|---:|---:|---|"]
+    for name, p in sorted(summary["per_problem"].items()):
+        at = str(p["solved_at_attempt"] + 1) if p["solved"] else "—"
+        lines.append(f"| {name} | {at} | {p['attempts']} | {p['prompt_tokens'] + p['completion_tokens']:,} | "
+                     f"${p['cost_usd']:.4f} | {', '.join(p['used_skills'])} |")
+    return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def _markdown_to_html(md: str) -> str:
+    """Enough Markdown for our own report: headings, bullets, tables, quotes, bold."""
+    out: list[str] = []
+    in_table = in_list = False
+    for line in md.splitlines():
+        esc = html.escape(line)
+        esc = _bold(esc)
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-:"):
+                continue
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+                out.append("<tr>" + "".join(f"<th>{_bold(html.escape(c))}</th>" for c in cells) + "</tr>")
+            else:
+                out.append("<tr>" + "".join(f"<td>{_bold(html.escape(c))}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        if line.startswith("- "):
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            out.append(f"<li>{esc[2:]}</li>")
+            continue
+        if in_list:
+            out.append("</ul>")
+            in_list = False
+        if line.startswith("## "):
+            out.append(f"<h2>{esc[3:]}</h2>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{esc[2:]}</h1>")
+        elif line.startswith("&gt; "):
+            out.append(f"<blockquote>{esc[5:]}</blockquote>")
+        elif line.strip():
+            out.append(f"<p>{esc}</p>")
+    if in_table:
+        out.append("</table>")
+    if in_list:
+        out.append("</ul>")
+    return "\n".join(out)
+
+
+def _bold(text: str) -> str:
+    parts = text.split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .6rem;text-align:right}
+td:first-child,th:first-child{text-align:left}h2{margin-top:2rem;border-bottom:1px solid #eee}
+figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}blockquote{color:#a50}"""
+
+
+def render_html(meta: dict[str, Any], summary: dict[str, Any], plots: dict[str, str]) -> str:
+    figures = "\n".join(f'<figure><img alt="{html.escape(t)}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{html.escape(t)}</figcaption></figure>" for t, data in plots.items())
+    body = _markdown_to_html(render_markdown(meta, summary))
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>lego-prover report</title>"
+            f"<style>{_STYLE}</style></head><body>{body}<h2>Plots</h2>{figures}</body></html>\n")
+
+
+def write_report(run_dir: Path) -> tuple[Path, Path]:
+    meta, attempts, steps, stored = load_run(run_dir)
+    problems = list(meta.get("problems") or sorted({a.problem for a in attempts}))
+    sources = {n: p.get("source", "") for n, p in stored.get("per_problem", {}).items()}
+    summary = summarize(attempts, problems, max_attempts=int(meta.get("attempts") or 1), sources=sources,
+                        evolver_steps=steps, usage=stored.get("usage"), library=stored.get("library"))
+    summary["stopped_by_budget"] = stored.get("stopped_by_budget")
+    md_path, html_path = run_dir / "report.md", run_dir / "report.html"
+    md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
+    html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")
+    return md_path, html_path

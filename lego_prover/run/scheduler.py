@@ -1,0 +1,105 @@
+"""Interleaving attempts across problems under bounded concurrency.
+
+Usage::
+
+    scheduler = Scheduler(prover.attempt, store, attempts=100, concurrency=8, budget=tracker.exhausted)
+    outcome = await scheduler.run(problems, extra=[evolver.run_forever])
+
+Attempt k of every unsolved problem is started before attempt k+1 of any (the order of
+problems within a round is given), a problem stops when solved, and at most
+``concurrency`` attempts are in flight. Finished attempts are in the store before they are
+counted. A spent budget starts no new attempt; those in flight finish. ``extra`` tasks
+(evolvers) run beside the attempts and are cancelled when the attempts are done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lego_prover.problems import Problem
+from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.run.store import RunStore
+
+AttemptFn = Callable[[Problem, int], Awaitable[AttemptRecord]]
+
+
+@dataclass
+class RunOutcome:
+    started: int = 0
+    finished: int = 0
+    stopped_by: str | None = None       # the budget that stopped the run, if one did
+    elapsed_s: float = 0.0
+    solved: set[str] = field(default_factory=set)
+
+
+class Scheduler:
+    def __init__(self, attempt: AttemptFn, store: RunStore, *, attempts: int, concurrency: int,
+                 budget: Callable[[], str | None] = lambda: None,
+                 on_record: Callable[[AttemptRecord], None] | None = None) -> None:
+        self._attempt = attempt
+        self._store = store
+        self._attempts = attempts
+        self._concurrency = concurrency
+        self._budget = budget
+        self._on_record = on_record
+
+    def plan(self, problems: Sequence[Problem]) -> Iterator[tuple[Problem, int]]:
+        """Round-robin by attempt index, skipping what the store already holds."""
+        done = self._store.done()
+        for index in range(self._attempts):
+            for problem in problems:
+                if (problem.name, index) not in done:
+                    yield problem, index
+
+    async def run(self, problems: Sequence[Problem],
+                  extra: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()) -> RunOutcome:
+        outcome = RunOutcome(solved=set(self._store.solved()))
+        started = time.monotonic()
+        plan = self.plan(problems)
+        lock = asyncio.Lock()
+
+        async def next_item() -> tuple[Problem, int] | None:
+            async with lock:
+                if outcome.stopped_by:
+                    return None
+                spent = self._budget()
+                if spent:
+                    outcome.stopped_by = spent
+                    return None
+                for problem, index in plan:
+                    if problem.name not in outcome.solved:
+                        outcome.started += 1
+                        return problem, index
+                return None
+
+        async def worker() -> None:
+            while (item := await next_item()) is not None:
+                problem, index = item
+                record = await self._attempt(problem, index)
+                self._store.append(record)
+                outcome.finished += 1
+                if record.solved:
+                    outcome.solved.add(problem.name)
+                if record.failure == "budget" and not outcome.stopped_by:
+                    outcome.stopped_by = record.reason
+                if self._on_record:
+                    self._on_record(record)
+
+        helpers = [asyncio.create_task(fn()) for fn in extra]
+        try:
+            async with asyncio.TaskGroup() as group:  # a failing worker cancels its siblings
+                for _ in range(self._concurrency):
+                    group.create_task(worker())
+        finally:
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        outcome.elapsed_s = time.monotonic() - started
+        return outcome

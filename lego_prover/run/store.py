@@ -1,0 +1,143 @@
+"""The run directory: everything a run did, written durably, readable by people and tools.
+
+Layout::
+
+    RUN_DIR/
+      run.json          what was run (benchmark, split, problems, attempts, started, lego-prover version)
+      config.json       the settings used (secrets are never in settings: keys live in the environment)
+      attempts.jsonl    one line per finished prover attempt, fsync'ed before the next is counted
+      evolver.jsonl     one line per evolver step
+      solved/NAME.thy   each solved problem's verified theory, exactly as Isabelle checked it
+      summary.json      totals, per problem, usage; rewritten as the run goes
+
+A killed run (kill -9 included) leaves at worst a torn last line, which ``open`` drops;
+``--resume`` then skips every attempt already recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lego_prover.errors import LegoProverError
+from lego_prover.prover.attempt import AttemptRecord
+
+ATTEMPTS = "attempts.jsonl"
+EVOLVER = "evolver.jsonl"
+
+
+class RunDirError(LegoProverError):
+    """The run directory cannot be used as asked."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_jsonl(path: Path, *, repair: bool = False) -> Iterator[dict[str, Any]]:
+    """Complete lines only; with ``repair`` a torn last line (a kill mid-write) is cut off the file."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if repair and end < len(data):
+        with path.open("r+b") as f:
+            f.truncate(end)
+    for raw in data[:end].splitlines():
+        if raw.strip():
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue  # a corrupt line is skipped, never fatal: its attempt is redone
+
+
+class RunStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.records: list[AttemptRecord] = []
+        self.evolver_steps: list[dict[str, Any]] = []
+
+    @classmethod
+    def open(cls, path: Path, meta: dict[str, Any], settings_json: dict[str, Any], *, resume: bool) -> RunStore:
+        """Create a run directory, or reopen one with ``resume``; never silently mix two runs."""
+        existing = path / "run.json"
+        if existing.exists() and not resume:
+            raise RunDirError(f"{path} already holds a run; pass --resume to continue it, or choose another --run-dir")
+        if resume and not existing.exists():
+            raise RunDirError(f"{path} holds no run to resume (no run.json)")
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "solved").mkdir(exist_ok=True)
+        store = cls(path)
+        if resume:
+            old = json.loads(existing.read_text(encoding="utf-8"))
+            if old.get("kind") != meta.get("kind"):
+                raise RunDirError(f"{path} holds a {old.get('kind')} run, not {meta.get('kind')}")
+            store.records = [AttemptRecord.from_json(r) for r in _read_jsonl(path / ATTEMPTS, repair=True)]
+            store.evolver_steps = list(_read_jsonl(path / EVOLVER, repair=True))
+            meta = {**old, "resumed": [*old.get("resumed", []), meta.get("started")]}
+        write_atomic(existing, json.dumps(meta, indent=2))
+        write_atomic(path / "config.json", json.dumps(settings_json, indent=2, default=str))
+        return store
+
+    def meta(self) -> dict[str, Any]:
+        return dict(json.loads((self.path / "run.json").read_text(encoding="utf-8")))
+
+    # ------------------------------------------------------------------ attempts
+
+    def done(self) -> set[tuple[str, int]]:
+        """Attempts that finished (a budget-interrupted attempt is not finished)."""
+        return {(r.problem, r.attempt) for r in self.records if r.failure != "budget"}
+
+    def solved(self) -> dict[str, AttemptRecord]:
+        out: dict[str, AttemptRecord] = {}
+        for r in self.records:
+            if r.solved and r.problem not in out:
+                out[r.problem] = r
+        return out
+
+    def append(self, record: AttemptRecord) -> None:
+        """Write the attempt durably (and its theory when solved) before it is counted."""
+        line = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+        with self._lock:
+            if record.solved:
+                write_atomic(self.path / "solved" / f"{record.problem}.thy", record.theory)
+            with (self.path / ATTEMPTS).open("a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+            self.records.append(record)
+
+    def append_evolver(self, step: dict[str, Any]) -> None:
+        line = json.dumps(step, ensure_ascii=False) + "\n"
+        with self._lock:
+            with (self.path / EVOLVER).open("a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+            self.evolver_steps.append(step)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        with self._lock:
+            write_atomic(self.path / "summary.json", json.dumps(summary, indent=2, default=str))
+
+
+def load_run(path: Path) -> tuple[dict[str, Any], list[AttemptRecord], list[dict[str, Any]], dict[str, Any]]:
+    """(meta, attempts, evolver steps, summary) of a run directory, for reports and re-checks."""
+    if not (path / "run.json").is_file():
+        raise RunDirError(f"{path} is not a run directory (no run.json)")
+    meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    attempts = [AttemptRecord.from_json(r) for r in _read_jsonl(path / ATTEMPTS)]
+    steps = list(_read_jsonl(path / EVOLVER))
+    summary_path = path / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    return meta, attempts, steps, summary

@@ -1,0 +1,73 @@
+"""What a run amounts to: per problem, pass@k, tokens and cost, library growth and reuse."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from lego_prover.prover.attempt import AttemptRecord
+
+
+def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max_attempts: int,
+              sources: dict[str, str] | None = None, evolver_steps: Sequence[dict[str, Any]] = (),
+              usage: dict[str, Any] | None = None, library: dict[str, Any] | None = None) -> dict[str, Any]:
+    by_problem: dict[str, list[AttemptRecord]] = defaultdict(list)
+    for record in attempts:
+        by_problem[record.problem].append(record)
+    per_problem: dict[str, dict[str, Any]] = {}
+    for name in problems:
+        records = sorted(by_problem.get(name, []), key=lambda r: r.attempt)
+        first = next((r for r in records if r.solved), None)
+        per_problem[name] = {
+            "solved": first is not None,
+            "solved_at_attempt": first.attempt if first else None,
+            "attempts": len(records),
+            "prompt_tokens": sum(r.prompt_tokens for r in records),
+            "completion_tokens": sum(r.completion_tokens for r in records),
+            "cost_usd": round(sum(r.cost_usd for r in records), 6),
+            "used_skills": [u["name"] for u in first.skills_used] if first else [],
+            "source": (sources or {}).get(name, ""),
+            "failures": dict(_count(r.failure or "solved" for r in records)),
+        }
+    solved = [n for n, p in per_problem.items() if p["solved"]]
+    pass_at = []
+    for k in range(1, max_attempts + 1):
+        hits = sum(1 for p in per_problem.values() if p["solved"] and p["solved_at_attempt"] < k)
+        pass_at.append({"k": k, "solved": hits, "rate": round(hits / max(1, len(problems)), 4)})
+    tokens = sum(r.prompt_tokens + r.completion_tokens for r in attempts)
+    cost = sum(r.cost_usd for r in attempts)
+    by_source: dict[str, dict[str, int]] = defaultdict(lambda: {"problems": 0, "solved": 0})
+    for p in per_problem.values():
+        by_source[p["source"] or "?"]["problems"] += 1
+        by_source[p["source"] or "?"]["solved"] += int(p["solved"])
+    reuse = [n for n in solved if per_problem[n]["used_skills"]]
+    return {
+        "problems": len(problems),
+        "solved": len(solved),
+        "pass_rate": round(len(solved) / max(1, len(problems)), 4),
+        "attempts": len(attempts),
+        "tokens": tokens,
+        "cost_usd": round(cost, 6),
+        "tokens_per_solved": round(tokens / len(solved)) if solved else None,
+        "cost_per_solved_usd": round(cost / len(solved), 6) if solved else None,
+        "solved_using_retrieved_skills": len(reuse),
+        "reuse_share": round(len(reuse) / len(solved), 4) if solved else None,
+        "skills_added_by_prover": sum(len(r.skills_added) for r in attempts),
+        "evolver_steps": len(evolver_steps),
+        "skills_added_by_evolver": sum(len(s.get("added", [])) for s in evolver_steps),
+        "requests_solved_by_evolver": sum(1 for s in evolver_steps if s.get("closed_request")),
+        "failures": dict(_count(r.failure or "solved" for r in attempts)),
+        "by_source": dict(by_source),
+        "pass_at_k": pass_at,
+        "per_problem": per_problem,
+        "usage": usage or {},
+        "library": library or {},
+    }
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for v in values:
+        out[v] += 1
+    return out

@@ -1,0 +1,208 @@
+"""`lego-prover eval`, `report` and `verify-results` end to end through the CLI, on real
+miniF2F problems, with the scripted LLM and the fake Isabelle server.
+
+What Isabelle "says" is the test's decision: each proof carries a marker naming the
+problem, and the fake server is scripted per marker (or per exact text).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lego_prover.cli import app
+from lego_prover.problems import load_problems
+from lego_prover.run import evaluate
+from tests.conftest import MINIF2F_DIR
+from tests.fakes import replies
+from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
+from tests.fakes.scripted_llm import LLMCall, ScriptedLLM
+
+pytestmark = pytest.mark.skipif(not MINIF2F_DIR.is_dir(), reason="../shared/minif2f is not present")
+
+SOLVED, FAILING, OTHER = "mathd_algebra_104", "mathd_algebra_109", "mathd_algebra_123"
+runner = CliRunner()
+
+
+def statements() -> dict[str, str]:
+    return {p.name: p.formal_statement for p in load_problems(MINIF2F_DIR / "valid.jsonl")}
+
+
+def answer(call: LLMCall) -> str:
+    """A decomposition with one request, or a proof marked with its problem's name."""
+    if call.component == "informal_solver":
+        return "An informal proof."
+    if call.component == "decomposer":
+        return ("## Structured proof\nStep 1. Compute.\n\n## Requests\n```isabelle\n"
+                f'lemma helper_{call.problem}:\n  shows "(2::nat) + 2 = 4"\n```')
+    statement = statements()[call.problem]
+    return (f"```isabelle\nlemma helper_{call.problem}:\n  shows \"(2::nat) + 2 = 4\"\n  by simp\n\n"
+            f"{statement}\n  (* MARK_{call.problem} *)\n  by simp\n```")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: FakeIsabelleServer) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "lego-prover.toml").write_text(
+        f'data_dir = "{MINIF2F_DIR}"\n'
+        f'[isabelle]\nserver = "127.0.0.1:{fake_server.port}:{fake_server.password}"\n'
+        f'work_dir = "{tmp_path / "isa"}"\nworkers = 1\nchecks_per_worker = 2\nsledgehammer = false\n'
+        f'[skills]\ndb_path = "{tmp_path / "skills_db"}"\n'
+        '[prover]\nconcurrency = 2\nfeedback_rounds = 1\n'
+        '[llm.prices.scripted]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n')
+    return tmp_path
+
+
+@pytest.fixture
+def llm(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+    """Replace the settings-built LLM with the scripted one (tests only; no setting selects it)."""
+    scripted = ScriptedLLM(answer)
+
+    @contextmanager
+    def fake_open_llm(settings: object, tracker: object) -> Iterator[ScriptedLLM]:
+        scripted.tracker = tracker  # type: ignore[assignment]
+        yield scripted
+
+    monkeypatch.setattr(evaluate, "open_llm", fake_open_llm)
+    return scripted
+
+
+def read_attempts(run_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
+
+
+def test_a_solve_and_a_failure_are_recorded_with_proof_and_error(workspace: Path, llm: ScriptedLLM,
+                                                                 script: Script) -> None:
+    script.by_marker[f"MARK_{SOLVED}"] = replies.verified()
+    script.by_marker[f"MARK_{FAILING}"] = replies.error_at(
+        "by simp", "Failed to finish proof\\<^here>:\ngoal (1 subgoal):\n 1. b = 0", occurrence=2)
+    result = runner.invoke(app, ["eval", "--problems", f"{SOLVED},{FAILING}", "--attempts", "2",
+                                 "--run-dir", "run"])
+    assert result.exit_code == 0, result.output
+    records = read_attempts(workspace / "run")
+    solved = [r for r in records if r["solved"]]
+    assert [r["problem"] for r in solved] == [SOLVED], "stops after the solve: one solved attempt only"
+    assert (workspace / "run" / "solved" / f"{SOLVED}.thy").read_text() == solved[0]["theory"]
+    assert f"MARK_{SOLVED}" in str(solved[0]["proof"])
+    failed = [r for r in records if r["problem"] == FAILING]
+    assert len(failed) == 2 and all(r["failure"] == "tactic" for r in failed)
+    assert failed[0]["errors"][0]["goal"] == "1. b = 0"        # type: ignore[index]
+    assert failed[0]["feedback_rounds"] == 1
+    assert [c["component"] for c in failed[0]["calls"]] == ["decomposer", "formalizer", "feedback"]  # type: ignore[index, union-attr]
+    summary = json.loads((workspace / "run" / "summary.json").read_text())
+    assert summary["solved"] == 1 and summary["problems"] == 2 and summary["pass_at_k"][0]["solved"] == 1
+    assert summary["usage"]["by_component"]["decomposer"]["calls"] == 3
+    assert summary["usage"]["total"]["cost_usd"] > 0
+    # the helper lemma verified on its own in every attempt: it is in the library once, with its origin
+    stats = json.loads(runner.invoke(app, ["skills", "stats", "--json"]).stdout)
+    assert stats["by_origin"] == {"problem": 1} and stats["requests"] >= 1
+
+
+def test_the_report_renders_markdown_and_html(workspace: Path, llm: ScriptedLLM, script: Script) -> None:
+    script.default = replies.verified()
+    assert runner.invoke(app, ["eval", "--problems", f"{SOLVED},{OTHER}", "--attempts", "1",
+                               "--run-dir", "run"]).exit_code == 0
+    result = runner.invoke(app, ["report", "run"])
+    assert result.exit_code == 0, result.output
+    md = (workspace / "run" / "report.md").read_text()
+    assert "solved 2 / 2 (100.0%)" in md and f"| {SOLVED} | 1 |" in md
+    page = (workspace / "run" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 3 and "<table>" in page
+
+
+def test_budgets_stop_the_run_cleanly_and_resume_continues(workspace: Path, llm: ScriptedLLM,
+                                                           script: Script) -> None:
+    script.default = replies.error_at("by simp", "Failed to finish proof", occurrence=2)
+    result = runner.invoke(app, ["eval", "--problems", f"{FAILING},{OTHER}", "--attempts", "5",
+                                 "--run-dir", "run", "--max-tokens", "5000"])
+    assert result.exit_code == 3 and "--resume --run-dir run" in result.output
+    first = read_attempts(workspace / "run")
+    assert 0 < len([r for r in first if r["failure"] != "budget"]) < 10
+    summary = json.loads((workspace / "run" / "summary.json").read_text())
+    assert summary["stopped_by_budget"] and "max_tokens" in summary["stopped_by_budget"]
+    result = runner.invoke(app, ["eval", "--problems", f"{FAILING},{OTHER}", "--attempts", "5",
+                                 "--run-dir", "run", "--resume"])
+    assert result.exit_code == 0, result.output
+    finished = [(r["problem"], r["attempt"]) for r in read_attempts(workspace / "run") if r["failure"] != "budget"]
+    assert sorted(finished) == sorted((p, i) for p in (FAILING, OTHER) for i in range(5))
+
+
+def test_verify_results_flags_a_stored_proof_that_no_longer_verifies(workspace: Path, llm: ScriptedLLM,
+                                                                     script: Script) -> None:
+    script.default = replies.verified()
+    assert runner.invoke(app, ["eval", "--problems", f"{SOLVED},{OTHER}", "--attempts", "1",
+                               "--run-dir", "run"]).exit_code == 0
+    good = runner.invoke(app, ["verify-results", "run"])
+    assert good.exit_code == 0 and "2/2 stored proofs verify again" in good.output
+    script.default = None
+    script.by_marker[f"MARK_{OTHER}"] = replies.error_at("by simp", "Failed to finish proof", occurrence=2)
+    script.by_marker[f"MARK_{SOLVED}"] = replies.verified()
+    bad = runner.invoke(app, ["verify-results", "run"])
+    assert bad.exit_code == 1 and OTHER in bad.output and "1/2 stored proofs verify again" in bad.output
+
+
+def test_an_existing_run_is_never_overwritten(workspace: Path, llm: ScriptedLLM, script: Script) -> None:
+    script.default = replies.verified()
+    assert runner.invoke(app, ["eval", "--problems", SOLVED, "--attempts", "1", "--run-dir", "run"]).exit_code == 0
+    again = runner.invoke(app, ["eval", "--problems", SOLVED, "--attempts", "1", "--run-dir", "run"])
+    assert again.exit_code == 2 and "pass --resume" in again.output
+
+
+# ----------------------------------------------------------------- kill -9 and resume
+
+DRIVER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from contextlib import contextmanager
+from lego_prover.run import evaluate
+from lego_prover.cli import main
+from tests.fakes.scripted_llm import ScriptedLLM
+from tests.test_eval_e2e import answer
+
+scripted = ScriptedLLM(answer, delay_s=0.15)
+
+@contextmanager
+def fake_open_llm(settings, tracker):
+    scripted.tracker = tracker
+    yield scripted
+
+evaluate.open_llm = fake_open_llm
+sys.argv = ["lego-prover", "eval", "--problems", {problems!r}, "--attempts", "6", "--run-dir", "run"] + sys.argv[1:]
+main()
+"""
+
+
+def test_a_killed_run_resumes_without_losing_or_repeating_an_attempt(workspace: Path, script: Script,
+                                                                     llm: ScriptedLLM) -> None:
+    script.default = replies.error_at("by simp", "Failed to finish proof", occurrence=2)
+    driver = workspace / "driver.py"
+    driver.write_text(DRIVER.format(root=str(Path(__file__).resolve().parents[1]), problems=f"{FAILING},{OTHER}"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, str(driver)], cwd=workspace, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    attempts = workspace / "run" / "attempts.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not attempts.exists() or len(attempts.read_bytes().splitlines()) < 3):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = read_attempts(workspace / "run")
+    assert 3 <= len(before) < 12, "killed mid-run"
+    result = runner.invoke(app, ["eval", "--problems", f"{FAILING},{OTHER}", "--attempts", "6",
+                                 "--run-dir", "run", "--resume"])
+    assert result.exit_code == 0, result.output
+    after = read_attempts(workspace / "run")
+    assert after[: len(before)] == before, "nothing written before the kill was lost or changed"
+    keys = [(r["problem"], r["attempt"]) for r in after]
+    assert sorted(keys) == sorted((p, i) for p in (FAILING, OTHER) for i in range(6)), "none repeated, none missing"
