@@ -221,6 +221,58 @@ def eval_cmd(
     guarded(body)
 
 
+@app.command()
+def evolve(
+    steps: Annotated[int, typer.Option(help="Evolver steps to run (a resumed run counts its earlier steps).")] = 50,
+    for_: Annotated[str | None, typer.Option("--for", help="Target problems as BENCHMARK:SPLIT, e.g. minif2f:valid.")] = None,
+    problems_file: Annotated[Path | None, typer.Option("--problems", help="Target problems from your own jsonl file.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: the download cache).")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/evolve-<time>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the evolve run in --run-dir.")] = False,
+    max_cost: Annotated[float | None, typer.Option(help="Budget in USD (budget.max_cost_usd).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Token budget (budget.max_tokens).")] = None,
+) -> None:
+    """Grow the skill library offline: evolve skills and prove open requests, aimed at target problems.
+
+    Each step either evolves the least-evolved skill along one direction (identify key
+    concepts, parameterize, scale complexity, extend dimensions) or proves the open
+    request tried least (evolver.directional_share sets the mix). Every candidate is
+    checked by Isabelle; verified lemmas join the library with their lineage.
+
+    Example: lego-prover evolve --steps 100 --for minif2f:valid --data-dir ../shared/minif2f --max-cost 5
+    """
+
+    def body() -> None:
+        from lego_prover.progress import RichProgress
+        from lego_prover.run.evaluate import run_evolve
+
+        settings = cli_settings({"data_dir": str(data_dir) if data_dir else None,
+                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens})
+        if resume and run_dir is None:
+            raise LegoProverError("--resume needs --run-dir (the run to continue)")
+        if (for_ is None) == (problems_file is None):
+            raise LegoProverError("give the target problems: --for minif2f:valid or --problems FILE.jsonl")
+        if for_ is not None:
+            bench, _, split = for_.partition(":")
+            chosen, meta = _problems_for_run(settings, bench, split or "valid", None, None)
+        else:
+            chosen, meta = _problems_for_run(settings, "", "", problems_file, None)
+        target = run_dir or _default_run_dir("evolve")
+        err.print(f"run directory: {target}", highlight=False)
+        with RichProgress(err, label="evolver steps") as progress:
+            summary = asyncio.run(run_evolve(settings, chosen, run_dir=target, resume=resume, steps=steps,
+                                             meta=meta, progress=progress))
+        out.print(f"{summary['steps']} steps · {summary['added']} skills added · "
+                  f"{summary['requests_closed']} requests proved", highlight=False)
+        for key, row in sorted(summary["by_direction"].items()):
+            out.print(f"  {key}: {row['steps']} steps, {row['added']} added", highlight=False)
+        if summary.get("stopped_by_budget"):
+            err.print(f"[yellow]stopped:[/] {summary['stopped_by_budget']}; continue with --resume --run-dir {target}")
+            raise typer.Exit(3)
+
+    guarded(body)
+
+
 def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
     total = summary.get("usage", {}).get("total", {})
     out.print(f"[bold]{summary['solved']}/{summary['problems']}[/] solved "

@@ -143,7 +143,8 @@ class ProverSettings(_Section):
 
 
 class EvolverSettings(_Section):
-    directional_share: float = Field(0.3, ge=0, le=1)
+    directional_share: float = Field(0.3, ge=0, le=1, description="share of steps that evolve a skill; the rest solve requests")
+    concurrency: int = Field(2, ge=1, description="steps in flight in `lego-prover evolve`")
     samples: int = Field(2, ge=1)
     targets: int = Field(3, ge=0, description="similar problems/requests shown as targets")
     examples: int = Field(3, ge=0, description="similar skills shown to the request solver")

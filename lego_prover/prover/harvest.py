@@ -31,7 +31,8 @@ MODELLED_OVERLAP = 0.6
 @dataclass
 class HarvestResult:
     added: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)        # names of the existing skills
+    names: dict[str, str] = field(default_factory=dict)        # lemma name in the proof -> library name
     new_requests: list[str] = field(default_factory=list)
     used: list[dict[str, str]] = field(default_factory=list)   # {"name", "mode": verbatim|modelled}
 
@@ -83,8 +84,13 @@ class Harvester:
                         continue
         if records:
             added = await asyncio.to_thread(library.add_many, [(r, origin, "") for r in records])
-            for r in added:
-                (result.added if r.added else result.duplicates).append(r.name)
+            for record, r in zip(records, added, strict=True):
+                if r.added:
+                    result.added.append(r.name)
+                    result.names[record.name] = r.name
+                else:
+                    result.duplicates.append(r.existing)
+                    result.names[record.name] = r.existing
         parsed = {b.name: b for b in parse_theory(verdict.theory_text).blocks
                   if b.name and b.kind is BlockKind.LEMMA and b.command != "thm_oracles"}
         failed = [parsed[b.name].statement for b in verdict.blocks

@@ -152,3 +152,63 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
     summary["stopped_by_budget"] = outcome.stopped_by
     store.write_summary(summary)
     return summary
+
+
+async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool, steps: int,
+                     meta: dict[str, Any], progress: Any = None, services: Services | None = None) -> dict[str, Any]:
+    """``lego-prover evolve``: grow the library offline against target problems."""
+    meta = {"kind": "evolve", "version": __version__, "started": now_iso(), "steps": steps,
+            "problems": [p.name for p in problems], **meta}
+    store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+    if services is not None:
+        return await _evolve(settings, problems, store, services, steps, progress)
+    async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
+        return await _evolve(settings, problems, store, made, steps, progress)
+
+
+async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunStore, services: Services,
+                  steps: int, progress: Any) -> dict[str, Any]:
+    from lego_prover.evolver.loop import Evolver
+
+    tracker = services.tracker
+    for step in store.evolver_steps:
+        tracker.total.prompt_tokens += int(step.get("prompt_tokens", 0))
+        tracker.total.completion_tokens += int(step.get("completion_tokens", 0))
+        tracker.total.cost_usd += float(step.get("cost_usd", 0.0))
+    assert services.library is not None
+    await asyncio.to_thread(services.library.add_problems, [(p.name, p.formal_statement) for p in problems])
+    model = getattr(services.llm, "model", settings.llm.model)
+    evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings, store=store,
+                      price=lambda c: tracker.cost(model, c.usage))
+    done = len([s for s in store.evolver_steps if s.get("failure") != "budget"])
+    if progress:
+        progress.start(steps, min(done, steps), 0)
+
+    def on_step(step: Any) -> None:
+        if progress:
+            progress.advance(f"added {sum(len(s.get('added', [])) for s in store.evolver_steps)} · "
+                             f"tokens {tracker.total.prompt_tokens + tracker.total.completion_tokens:,} · "
+                             f"${tracker.total.cost_usd:.2f}")
+
+    await evolver.run(steps, concurrency=settings.evolver.concurrency, on_step=on_step)
+    summary = evolve_summary(store.evolver_steps)
+    summary["usage"] = tracker.summary()
+    summary["library"] = await asyncio.to_thread(services.library.stats)
+    summary["stopped_by_budget"] = evolver.stopped_by
+    store.write_summary(summary)
+    return summary
+
+
+def evolve_summary(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    by_direction: dict[str, dict[str, int]] = {}
+    for s in steps:
+        key = s.get("direction") or s.get("kind", "?")
+        row = by_direction.setdefault(key, {"steps": 0, "added": 0, "verified_candidates": 0})
+        row["steps"] += 1
+        row["added"] += len(s.get("added", []))
+        row["verified_candidates"] += int(s.get("verified", 0))
+    return {"steps": len(steps), "added": sum(len(s.get("added", [])) for s in steps),
+            "requests_closed": sum(1 for s in steps if s.get("closed_request")),
+            "failures": {k: sum(1 for s in steps if (s.get("failure") or "ok") == k)
+                         for k in {s.get("failure") or "ok" for s in steps}},
+            "by_direction": by_direction}

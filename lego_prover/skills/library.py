@@ -234,8 +234,6 @@ class SkillLibrary:
         return results
 
     def _nearest(self, vectors: np.ndarray) -> list[tuple[str, float] | None]:
-        if self._skills.count() == 0:
-            return [None] * len(vectors)
         got = self._skills.query(query_embeddings=vectors, n_results=1, include=["distances"])
         out: list[tuple[str, float] | None] = []
         for ids, dists in zip(got["ids"], got["distances"] or [], strict=False):
@@ -278,8 +276,7 @@ class SkillLibrary:
     def query_vector(self, vector: np.ndarray, k: int = 5, *, origin: str | None = None, min_usage: int = 0,
                      exclude: Iterable[str] = ()) -> list[Hit]:
         excluded = set(exclude)
-        total = self.count()
-        if k <= 0 or total == 0:
+        if k <= 0:
             return []
         clauses: list[dict[str, Any]] = []
         if origin:
@@ -287,7 +284,8 @@ class SkillLibrary:
         if min_usage:
             clauses.append({"times_used": {"$gte": min_usage}})
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        got = self._skills.query(query_embeddings=vector.reshape(1, -1), n_results=min(total, k + len(excluded)),
+        # no count() first: it costs as much as the query at 100k, and Chroma returns fewer when short
+        got = self._skills.query(query_embeddings=vector.reshape(1, -1), n_results=k + len(excluded),
                                  where=where, include=["metadatas", "documents", "distances"])
         hits = [Hit(_skill(d, m), 1.0 - float(dist)) for d, m, dist in
                 zip(got["documents"][0], got["metadatas"][0], got["distances"][0], strict=False)]

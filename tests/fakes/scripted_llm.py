@@ -45,7 +45,9 @@ class ScriptedLLM:
     delay_s: float | Callable[[LLMCall], float] = 0.0
     model: str = "scripted"
     calls: list[LLMCall] = field(default_factory=list)
+    concurrency: int | None = None     # like a server's limit: calls beyond it wait
     _served: dict[str, int] = field(default_factory=dict)
+    _slots: asyncio.Semaphore | None = None
 
     async def complete(
         self,
@@ -63,7 +65,12 @@ class ScriptedLLM:
         call = LLMCall(tuple(messages), n, temperature, max_tokens, component, problem, attempt)
         self.calls.append(call)
         delay = self.delay_s(call) if callable(self.delay_s) else self.delay_s
-        if delay:
+        if self.concurrency and self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        if self._slots is not None:
+            async with self._slots:
+                await asyncio.sleep(delay)
+        elif delay:
             await asyncio.sleep(delay)
         texts = [self._answer(call) for _ in range(n)]
         prompt_tokens = len(call.prompt.split())

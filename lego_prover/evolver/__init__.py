@@ -1,0 +1,1 @@
+"""The evolver: directional transformer and request solver, growing the library."""

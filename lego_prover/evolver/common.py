@@ -1,0 +1,113 @@
+"""What both evolver halves share: the step record, sampling, checking and adding candidates."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lego_prover.config import Settings
+from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.llm.base import LLM, ChatMessage
+from lego_prover.prover.harvest import Harvester
+from lego_prover.prover.parsing import extract_isabelle
+from lego_prover.prover.prompts import PromptLibrary, WorkedExample
+from lego_prover.skills.library import SkillLibrary
+from lego_prover.skills.records import Origin
+
+
+@dataclass
+class EvolverStep:
+    """One evolver step, as stored in ``evolver.jsonl``."""
+
+    step: int
+    kind: str                                   # directional | request | idle
+    direction: str = ""
+    parent: str = ""
+    request: str = ""
+    targets: list[str] = field(default_factory=list)
+    candidates: int = 0
+    verified: int = 0
+    added: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    closed_request: str = ""                    # the skill that proved the request
+    failure: str | None = None
+    reason: str = ""
+    errors: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    started_at: str = ""
+    finished_at: str = ""
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EvolverBase:
+    def __init__(self, llm: LLM, checker: CheckerProtocol, library: SkillLibrary, prompts: PromptLibrary,
+                 settings: Settings, *, price: Any = None) -> None:
+        self._llm = llm
+        self._checker = checker
+        self._library = library
+        self._prompts = prompts
+        self._settings = settings
+        self._evolver = settings.evolver
+        self._imports = tuple(settings.isabelle.imports)
+        self._harvester = Harvester(library, self._imports)
+        self._price = price
+
+    def _examples(self, direction: str) -> list[WorkedExample]:
+        return [e for e in self._prompts.examples("evolver") if e["direction"] == direction][: self._evolver.examples]
+
+    async def _sample(self, messages: list[ChatMessage], component: str, step: int,
+                      record: EvolverStep) -> list[str]:
+        completions = await self._llm.complete(messages, n=self._evolver.samples,
+                                               temperature=self._evolver.temperature,
+                                               max_tokens=self._evolver.max_tokens, component=component,
+                                               problem="", attempt=step)
+        for c in completions:
+            record.prompt_tokens += c.usage.prompt_tokens
+            record.completion_tokens += c.usage.completion_tokens
+            if self._price is not None and not c.cached:
+                record.cost_usd += float(self._price(c))
+        codes = [extract_isabelle(c.text) for c in completions]
+        record.candidates = sum(1 for c in codes if c)
+        return [c for c in codes if c]
+
+    async def _check_and_add(self, code: str, context: TheoryContext, origin: Origin,
+                             record: EvolverStep) -> tuple[bool, dict[str, str]]:
+        """Check one candidate and add every lemma that verified.
+
+        Returns whether the whole candidate verified, and lemma name -> library name.
+        """
+        verdict = await self._checker.check(code, context)
+        names: dict[str, str] = {}
+        if verdict.blocks:
+            harvest = await self._harvester.harvest(verdict, target=None, origin=origin)
+            record.added += harvest.added
+            record.duplicates += harvest.duplicates
+            names = harvest.names
+        if verdict.verified:
+            record.verified += 1
+        elif verdict.first_error is not None:
+            record.errors.append(verdict.first_error.short()[:300])
+        else:
+            record.errors.append(verdict.reason[:300])
+        return verdict.verified, names
+
+
+def targets_text(problems: list[tuple[str, str, float]], requests: list[Any]) -> str:
+    parts = [f"```isabelle\n{statement.strip()}\n```" for _, statement, _ in problems]
+    parts += [f"```isabelle\n{r.statement.strip()}\n```" for r, _ in requests]
+    return "\n\n".join(parts) or "(none)"
+
+
+async def in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def clock() -> float:
+    return time.monotonic()
