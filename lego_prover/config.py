@@ -124,7 +124,7 @@ class SkillSettings(_Section):
 
 class ProverSettings(_Section):
     attempts: int = Field(100, ge=1)
-    concurrency: int = Field(8, ge=1, description="attempts in flight (LLM and Isabelle have their own limits)")
+    concurrency: int | None = Field(None, ge=1, description="attempts in flight; None = 2 x (llm.concurrency + Isabelle check slots)")
     informal: Literal["human", "generated", "both"] = "human"
     informal_temperature: float = Field(0.7, ge=0)
     decomposer_temperature: float = Field(0.0, ge=0)

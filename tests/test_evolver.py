@@ -304,3 +304,16 @@ async def test_a_slow_evolver_beside_the_provers_does_not_slow_them(tmp_path: Pa
     assert attempts == attempts_beside == 12
     assert evolver_calls >= 1, "the evolver really ran beside the provers"
     assert beside <= alone * 1.3 + 0.3, f"provers took {beside:.2f}s beside an evolver vs {alone:.2f}s alone"
+
+
+def test_the_report_shows_what_the_evolver_added() -> None:
+    from lego_prover.run.report import render_markdown
+    from lego_prover.run.summary import summarize
+
+    steps = [{"step": 0, "kind": "directional", "direction": "parameterize", "added": ["a", "b"]},
+             {"step": 1, "kind": "request", "added": ["c"], "closed_request": "c"}]
+    summary = summarize([], ["p"], max_attempts=1, evolver_steps=steps,
+                        library={"evolved_used_in_proofs": 1, "by_origin": {"evolver": 2}})
+    md = render_markdown({}, summary)
+    assert "| parameterize | 1 | 2 |" in md and "| request | 1 | 1 |" in md
+    assert "later appeared in verified proofs: 1 of 2" in md and summary["requests_solved_by_evolver"] == 1

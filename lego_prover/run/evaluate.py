@@ -29,7 +29,7 @@ from lego_prover.llm.usage import UsageTracker
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import AttemptRecord, Prover
 from lego_prover.prover.prompts import PromptLibrary
-from lego_prover.run.scheduler import Scheduler
+from lego_prover.run.scheduler import Scheduler, auto_concurrency
 from lego_prover.run.store import RunStore
 from lego_prover.run.summary import summarize
 from lego_prover.skills.library import SkillLibrary
@@ -98,16 +98,20 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
             # what verify-results needs to re-check a stored proof without the original data files
             "statements": {p.name: p.formal_statement for p in ordered},
             "preambles": {p.name: p.preamble for p in ordered if p.preamble.strip()}, **meta}
-    store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
-    if resume:  # the problem set and attempt count of the run being resumed win
-        old = store.meta()
-        names = set(old.get("problems", [])) or {p.name for p in ordered}
-        ordered = [p for p in ordered if p.name in names]
-    note = progress.note if progress else (lambda m: None)
+    RunStore.check(run_dir, resume=resume)  # fail before anything starts, and leave no empty run behind
+
+    async def go(services: Services) -> dict[str, Any]:
+        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+        chosen = ordered
+        if resume:  # the problem set of the run being resumed wins
+            names = set(store.meta().get("problems", [])) or {p.name for p in ordered}
+            chosen = [p for p in ordered if p.name in names]
+        return await _run(settings, chosen, store, services, progress, evolvers)
+
     if services is not None:
-        return await _run(settings, ordered, store, services, progress, evolvers)
-    async with open_services(settings, note=note) as made:
-        return await _run(settings, ordered, store, made, progress, evolvers)
+        return await go(services)
+    async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
+        return await go(made)
 
 
 async def _run(settings: Settings, problems: list[Problem], store: RunStore, services: Services,
@@ -133,8 +137,10 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
         if len(store.records) % 10 == 0 or record.solved:
             write_summary()
 
-    scheduler = Scheduler(prover.attempt, store, attempts=settings.prover.attempts,
-                          concurrency=settings.prover.concurrency, budget=tracker.exhausted, on_record=on_record)
+    in_flight = settings.prover.concurrency or auto_concurrency(
+        settings.llm.concurrency, settings.isabelle.workers * settings.isabelle.checks_per_worker)
+    scheduler = Scheduler(prover.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
+                          budget=tracker.exhausted, on_record=on_record)
     total = sum(1 for _ in scheduler.plan(problems))
     if progress:
         progress.start(total + len(store.done()), len(store.done()), len(store.solved()))
@@ -159,10 +165,12 @@ async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir
     """``lego-prover evolve``: grow the library offline against target problems."""
     meta = {"kind": "evolve", "version": __version__, "started": now_iso(), "steps": steps,
             "problems": [p.name for p in problems], **meta}
-    store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+    RunStore.check(run_dir, resume=resume)
     if services is not None:
+        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
         return await _evolve(settings, problems, store, services, steps, progress)
     async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
+        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
         return await _evolve(settings, problems, store, made, steps, progress)
 
 

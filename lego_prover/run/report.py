@@ -118,6 +118,13 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     lines += [f"| {s} | {v['problems']} | {v['solved']} |" for s, v in sorted(summary["by_source"].items())]
     lines += ["", "## Outcomes of attempts", "", "| outcome | attempts |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(summary["failures"].items(), key=lambda kv: -kv[1])]
+    if summary.get("evolver_by_direction"):
+        library = summary.get("library") or {}
+        lines += ["", "## Evolver", "", "| direction / kind | steps | skills added |", "|---|---:|---:|"]
+        lines += [f"| {d} | {v['steps']} | {v['added']} |" for d, v in sorted(summary["evolver_by_direction"].items())]
+        if "evolved_used_in_proofs" in library:
+            lines += ["", f"Evolved skills in the library that later appeared in verified proofs: "
+                          f"{library['evolved_used_in_proofs']} of {library.get('by_origin', {}).get('evolver', 0)}."]
     by_component = summary.get("usage", {}).get("by_component", {})
     if by_component:
         lines += ["", "## Tokens by component", "", "| component | calls | prompt | completion | cost |",

@@ -28,6 +28,16 @@ from lego_prover.run.store import RunStore
 AttemptFn = Callable[[Problem, int], Awaitable[AttemptRecord]]
 
 
+def auto_concurrency(llm_slots: int, check_slots: int) -> int:
+    """Attempts in flight when ``prover.concurrency`` is unset.
+
+    An attempt alternates between the LLM and Isabelle, and latencies vary a lot, so both
+    must always find work waiting: keep about twice their combined capacity in flight
+    (measured with benchmarks/bench_scheduler.py).
+    """
+    return 2 * (llm_slots + check_slots)
+
+
 @dataclass
 class RunOutcome:
     started: int = 0

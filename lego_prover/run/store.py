@@ -67,14 +67,20 @@ class RunStore:
         self.records: list[AttemptRecord] = []
         self.evolver_steps: list[dict[str, Any]] = []
 
-    @classmethod
-    def open(cls, path: Path, meta: dict[str, Any], settings_json: dict[str, Any], *, resume: bool) -> RunStore:
-        """Create a run directory, or reopen one with ``resume``; never silently mix two runs."""
+    @staticmethod
+    def check(path: Path, *, resume: bool) -> None:
+        """Raise unless ``path`` can be used: new without ``resume``, an existing run with it."""
         existing = path / "run.json"
         if existing.exists() and not resume:
             raise RunDirError(f"{path} already holds a run; pass --resume to continue it, or choose another --run-dir")
         if resume and not existing.exists():
             raise RunDirError(f"{path} holds no run to resume (no run.json)")
+
+    @classmethod
+    def open(cls, path: Path, meta: dict[str, Any], settings_json: dict[str, Any], *, resume: bool) -> RunStore:
+        """Create a run directory, or reopen one with ``resume``; never silently mix two runs."""
+        cls.check(path, resume=resume)
+        existing = path / "run.json"
         path.mkdir(parents=True, exist_ok=True)
         (path / "solved").mkdir(exist_ok=True)
         store = cls(path)

@@ -57,6 +57,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "evolver_steps": len(evolver_steps),
         "skills_added_by_evolver": sum(len(s.get("added", [])) for s in evolver_steps),
         "requests_solved_by_evolver": sum(1 for s in evolver_steps if s.get("closed_request")),
+        "evolver_by_direction": _by_direction(evolver_steps),
         "failures": dict(_count(r.failure or "solved" for r in attempts)),
         "by_source": dict(by_source),
         "pass_at_k": pass_at,
@@ -64,6 +65,15 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "usage": usage or {},
         "library": library or {},
     }
+
+
+def _by_direction(steps: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for s in steps:
+        row = out.setdefault(s.get("direction") or s.get("kind", "?"), {"steps": 0, "added": 0})
+        row["steps"] += 1
+        row["added"] += len(s.get("added", []))
+    return out
 
 
 def _count(values: Any) -> dict[str, int]:

@@ -1,0 +1,92 @@
+"""Prompt size per attempt: the real prompts rendered for every miniF2F valid problem.
+
+    python benchmarks/bench_prompts.py [--data-dir ../shared/minif2f]
+
+Counts cl100k_base tokens (``bpe-openai``, the tiktoken table shipped offline) of the
+prompts one attempt sends, per component, with the default settings: decomposer and
+formalizer always; the informal solver only for attempts with a generated informal proof;
+the formalizer with 0 and with a full set of retrieved skills (stand-ins: our example
+lemmas, within ``prover.skill_token_budget``); and one error-feedback round. Completions
+are not counted (they depend on the model); the JSON line gives the means and the
+per-attempt total for each case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lego_prover.config import load_settings
+from lego_prover.problems import load_problems
+from lego_prover.prover.attempt import Prover
+from lego_prover.prover.prompts import PromptLibrary
+from lego_prover.tokens import count_tokens
+
+
+class _Unused:
+    async def complete(self, *a: object, **k: object) -> list[object]:
+        raise AssertionError("bench_prompts renders prompts only")
+
+    async def check(self, *a: object, **k: object) -> object:
+        raise AssertionError("bench_prompts renders prompts only")
+
+
+def tokens(messages: list[dict[str, str]]) -> int:
+    # ~4 tokens of chat framing per message, as OpenAI's accounting does
+    return sum(count_tokens(m["content"]) + 4 for m in messages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "minif2f")
+    args = parser.parse_args()
+    settings = load_settings(None, {}, environ={}, cwd=Path.cwd())
+    prompts = PromptLibrary.load()
+    prover = Prover(_Unused(), _Unused(), None, prompts, settings)  # type: ignore[arg-type]
+    p = settings.prover
+    problems = load_problems(args.data_dir / "valid.jsonl")
+    stand_ins = [ex["isabelle_proof"].split("\n\ntheorem")[0] for ex in prompts.examples("prover")]
+    skills_text, used = [], 0
+    for text in stand_ins:
+        cost = count_tokens(text)
+        if len(skills_text) < p.skills_in_prompt and used + cost <= p.skill_token_budget:
+            skills_text.append(f"```isabelle\n{text}\n```")
+            used += cost
+    rows: dict[str, list[int]] = {k: [] for k in ("informal_solver", "decomposer", "formalizer_no_skills",
+                                                  "formalizer_with_skills", "feedback_round")}
+    for i, problem in enumerate(problems):
+        rows["informal_solver"].append(tokens(prompts.render(
+            "informal_solver", informal_statement=problem.informal_statement)))
+        rows["decomposer"].append(tokens(prompts.render(
+            "decomposer", max_requests=p.max_requests, examples=prover._decomposer_examples(i),
+            informal_statement=problem.informal_statement, informal_proof=problem.informal_proof or "",
+            formal_statement=problem.formal_statement)))
+        plan = "Step 1. ...\n" * 6
+        for key, skills in (("formalizer_no_skills", "(none yet)"), ("formalizer_with_skills", "\n\n".join(skills_text))):
+            rows[key].append(tokens(prompts.render(
+                "formalizer", skills=skills, examples=prover._formalizer_examples(i),
+                informal_statement=problem.informal_statement, structured_proof=plan,
+                formal_statement=problem.formal_statement)))
+        rows["feedback_round"].append(tokens(prompts.render(
+            "feedback", proof=problem.formal_statement + "\n  by simp",
+            errors="- Error in x at line 12: Failed to finish proof\n  goal: 1. ...")))
+    means = {k: round(statistics.mean(v), 1) for k, v in rows.items()}
+    # a feedback round resends the formalizer conversation plus the feedback message
+    per_attempt = means["decomposer"] + means["formalizer_with_skills"]
+    print(json.dumps({
+        "problems": len(problems), "mean_prompt_tokens": means,
+        "skills_in_formalizer": len(skills_text), "skill_tokens": used,
+        "per_attempt_human_informal": round(per_attempt, 1),
+        "per_attempt_generated_informal": round(per_attempt + means["informal_solver"], 1),
+        "per_attempt_with_one_feedback_round": round(
+            per_attempt + means["formalizer_with_skills"] + means["feedback_round"], 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
