@@ -22,7 +22,9 @@ app = typer.Typer(
     help=(
         "A LEGO-Prover-style theorem prover for Isabelle with a growing library of verified lemmas.\n\n"
         "Every proof is checked by a real Isabelle server. Start with 'lego-prover doctor' to see what is "
-        "installed; 'lego-prover check FILE.thy --problem NAME --benchmark-dir DIR' checks one proof.\n\n"
+        "installed; 'lego-prover eval --split valid --attempts 10' runs the prover on miniF2F and "
+        "'lego-prover report RUN_DIR' shows how it went; 'lego-prover check FILE.thy --problem NAME' "
+        "checks one proof.\n\n"
         "Settings come from defaults < ./lego-prover.toml (or --config) < LEGO_PROVER_* variables < flags."
     ),
     no_args_is_help=True,

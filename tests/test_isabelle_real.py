@@ -80,3 +80,18 @@ async def test_a_looping_tactic_times_out_within_the_limit(checker: Checker, set
 
 def test_the_installation_has_a_usable_work_dir(settings: IsabelleSettings) -> None:
     assert Path(settings.work_dir).exists()
+
+
+@pytest.mark.slow
+async def test_every_shipped_example_verifies(tmp_path: Path) -> None:
+    """The in-context examples were written without Isabelle; this is where they are confirmed
+    (in the miniF2F session with LEGO-Prover's imports, as the prover uses them)."""
+    from lego_prover.config import LEGO_IMPORTS
+    from lego_prover.prover.examples import check_all_examples
+    from lego_prover.prover.prompts import PromptLibrary
+
+    settings = IsabelleSettings(workers=1, work_dir=tmp_path / "isabelle", sledgehammer=False)
+    async with SessionPool(settings) as pool:
+        results = await check_all_examples(PromptLibrary.load(), Checker(pool, settings), tuple(LEGO_IMPORTS))
+    failed = [f"{r.kind}/{r.name}: {r.reason}" for r in results if not r.verified]
+    assert not failed, "\n".join(failed)

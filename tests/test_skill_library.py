@@ -290,3 +290,17 @@ async def test_the_real_embedding_model_retrieves_the_related_lemma(tmp_path: Pa
     assert hits[0].skill.name == "mod_three_sq"
     hits = library.query('fixes y :: real assumes "y > 0" shows "y^3 + 2 > 0"', k=1)
     assert hits[0].skill.name.startswith("cube_")
+
+
+def test_a_store_refuses_an_other_embedding_model(tmp_path: Path) -> None:
+    from lego_prover.errors import ConfigError
+
+    class OtherModel(HashEmbedder):
+        def get_config(self) -> dict[str, object]:
+            return {"model": "/models/other-model"}
+
+    settings = SkillSettings(db_path=tmp_path / "db")
+    with SkillLibrary.open(settings, HashEmbedder()):
+        pass
+    with pytest.raises(ConfigError, match="built with the embedding model 'test_hash_embedder'"):
+        SkillLibrary.open(settings, OtherModel())

@@ -109,6 +109,15 @@ class SkillLibrary:
                 raise ConfigError(f"cannot open the {name!r} collection of the skill library: {exc}") from exc
 
         self._skills = collection(SKILLS)
+        # vectors of two models do not mix: a store remembers which one made it
+        model = str((embedder.get_config() or {}).get("model", embedder.name())) if hasattr(embedder, "get_config") else ""
+        made_with = (self._skills.metadata or {}).get("embedding_model")
+        if made_with is None and model and self._skills.count() == 0:
+            self._skills.modify(metadata={**(self._skills.metadata or {}), "embedding_model": Path(model).name})
+        elif made_with and model and made_with != Path(model).name:
+            raise ConfigError(f"this skill library was built with the embedding model {made_with!r}, not "
+                              f"{Path(model).name!r}; export it (skills export --format jsonl) and import it into "
+                              "a new store to change models")
         self._hashes = collection(HASHES)
         self._requests = collection(REQUESTS)
         self._problems = collection(PROBLEMS)
