@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from lego_prover.config import IsabelleSettings
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.sessions import SessionPool
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -26,6 +28,14 @@ def script() -> Script:
 def fake_server(script: Script) -> Iterator[FakeIsabelleServer]:
     with FakeIsabelleServer(script) as fake:
         yield fake
+
+
+@pytest.fixture
+async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
+    """The real checker, talking to the fake server (whose replies each test scripts)."""
+    async with SessionPool(isabelle_settings) as pool:
+        yield Checker(pool, isabelle_settings)
+        await pool.drain()
 
 
 @pytest.fixture

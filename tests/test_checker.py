@@ -5,7 +5,6 @@ Every outcome below is scripted by the test; the fake server never judges a proo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,6 @@ CONTEXT = TheoryContext(imports=("Complex_Main",), target="mathd_t", statement=S
 HELPER = 'lemma two_plus_one: "(2::nat) + 1 = 3"\n  by simp'
 PROOF = f'{HELPER}\n\n{STATEMENT}\n  using h0 two_plus_one by simp'
 
-
-@pytest.fixture
-async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
-    async with SessionPool(isabelle_settings) as pool:
-        yield Checker(pool, isabelle_settings)
-        await pool.drain()
 
 
 async def test_a_proof_isabelle_accepts_is_verified_and_purged(checker: Checker, script: Script,

@@ -8,11 +8,6 @@ problem, and the fake server is scripted per marker (or per exact text).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +22,7 @@ from tests.conftest import MINIF2F_DIR
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
 from tests.fakes.scripted_llm import LLMCall, ScriptedLLM
+from tests.killed_run import kill_when
 
 pytestmark = pytest.mark.skipif(not MINIF2F_DIR.is_dir(), reason="../shared/minif2f is not present")
 
@@ -161,42 +157,11 @@ def test_an_existing_run_is_never_overwritten(workspace: Path, llm: ScriptedLLM,
 
 # ----------------------------------------------------------------- kill -9 and resume
 
-DRIVER = """
-import sys, time
-sys.path.insert(0, {root!r})
-from contextlib import contextmanager
-from lego_prover.run import evaluate
-from lego_prover.cli import main
-from tests.fakes.scripted_llm import ScriptedLLM
-from tests.test_eval_e2e import answer
-
-scripted = ScriptedLLM(answer, delay_s=0.15)
-
-@contextmanager
-def fake_open_llm(settings, tracker):
-    scripted.tracker = tracker
-    yield scripted
-
-evaluate.open_llm = fake_open_llm
-sys.argv = ["lego-prover", "eval", "--problems", {problems!r}, "--attempts", "6", "--run-dir", "run"] + sys.argv[1:]
-main()
-"""
-
-
 def test_a_killed_run_resumes_without_losing_or_repeating_an_attempt(workspace: Path, script: Script,
                                                                      llm: ScriptedLLM) -> None:
     script.default = replies.error_at("by simp", "Failed to finish proof", occurrence=2)
-    driver = workspace / "driver.py"
-    driver.write_text(DRIVER.format(root=str(Path(__file__).resolve().parents[1]), problems=f"{FAILING},{OTHER}"))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, str(driver)], cwd=workspace, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    attempts = workspace / "run" / "attempts.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not attempts.exists() or len(attempts.read_bytes().splitlines()) < 3):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(workspace, ["eval", "--problems", f"{FAILING},{OTHER}", "--attempts", "6", "--run-dir", "run"],
+              answer="tests.test_eval_e2e:answer", watch=workspace / "run" / "attempts.jsonl", lines=3)
     before = read_attempts(workspace / "run")
     assert 3 <= len(before) < 12, "killed mid-run"
     result = runner.invoke(app, ["eval", "--problems", f"{FAILING},{OTHER}", "--attempts", "6",

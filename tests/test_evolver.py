@@ -6,12 +6,8 @@ provers do not slow them beyond their share."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +19,6 @@ from lego_prover.config import IsabelleSettings, Settings, load_settings
 from lego_prover.evolver.directional import DIRECTIONS
 from lego_prover.evolver.loop import Evolver, is_directional
 from lego_prover.isabelle.checker import Checker
-from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.llm.usage import UsageTracker
 from lego_prover.prover.prompts import PromptLibrary
 from lego_prover.run import evaluate
@@ -34,6 +29,7 @@ from tests.fakes import replies
 from tests.fakes.fake_isabelle import Script
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.scripted_llm import LLMCall, ScriptedLLM
+from tests.killed_run import kill_when
 from tests.skill_helpers import verify
 
 SEED = 'lemma sq_sum_nonneg:\n  fixes a b :: real\n  shows "a^2 + b^2 >= 0"\n  by simp'
@@ -59,11 +55,6 @@ def settings(tmp_path: Path, isabelle_settings: IsabelleSettings) -> Settings:
     base = load_settings(None, {"evolver.samples": 1, "evolver.directional_share": 1.0}, environ={}, cwd=tmp_path)
     return base.model_copy(update={"isabelle": isabelle_settings})
 
-
-@pytest.fixture
-async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
-    async with SessionPool(isabelle_settings) as pool:
-        yield Checker(pool, isabelle_settings)
 
 
 @pytest.fixture
@@ -162,28 +153,6 @@ async def test_a_request_answer_that_changes_the_statement_is_refused(library: S
 
 needs_minif2f = pytest.mark.skipif(not MINIF2F_DIR.is_dir(), reason="../shared/minif2f is not present")
 
-DRIVER = """
-import sys
-sys.path.insert(0, {root!r})
-from contextlib import contextmanager
-from lego_prover.run import evaluate
-from lego_prover.cli import main
-from tests.fakes.scripted_llm import ScriptedLLM
-from tests.test_evolver import varied_answer
-
-scripted = ScriptedLLM(varied_answer, delay_s=0.2)
-
-@contextmanager
-def fake_open_llm(settings, tracker):
-    scripted.tracker = tracker
-    yield scripted
-
-evaluate.open_llm = fake_open_llm
-sys.argv = ["lego-prover", "evolve", "--steps", "12", "--for", "minif2f:valid", "--run-dir", "run"] + sys.argv[1:]
-main()
-"""
-
-
 def varied_answer(call: LLMCall) -> str:
     """A new lemma per step (named after the attempt index), so every step adds one."""
     k = call.attempt
@@ -220,17 +189,9 @@ def _seed_library(workspace: Path) -> None:
 @pytest.mark.slow
 def test_an_offline_evolve_run_resumes_after_kill_9(workspace: Path) -> None:
     _seed_library(workspace)
-    driver = workspace / "driver.py"
-    root = str(Path(__file__).resolve().parents[1])
-    driver.write_text(DRIVER.format(root=root))
-    proc = subprocess.Popen([sys.executable, str(driver)], cwd=workspace, env={**os.environ, "PYTHONPATH": root},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     steps = workspace / "run" / "evolver.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and (not steps.exists() or len(steps.read_bytes().splitlines()) < 3):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(workspace, ["evolve", "--steps", "12", "--for", "minif2f:valid", "--run-dir", "run"],
+              answer="tests.test_evolver:varied_answer", watch=steps, lines=3, delay=0.2)
     before = [json.loads(line) for line in steps.read_text().splitlines() if line.strip()]
     assert 3 <= len(before) < 12
 

@@ -3,14 +3,12 @@ retrieval for a prompt (request hits first, deduplicated, within the token budge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from lego_prover.config import IsabelleSettings, ProverSettings, SkillSettings
+from lego_prover.config import ProverSettings, SkillSettings
 from lego_prover.isabelle.checker import Checker, TheoryContext
-from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.prover.harvest import Harvester
 from lego_prover.prover.retrieval import retrieve
 from lego_prover.skills.library import SkillLibrary
@@ -25,11 +23,6 @@ SKILL = 'lemma sq_le_sq_add:\n  fixes a b :: real\n  shows "a^2 <= a^2 + b^2"\n 
 MOD = 'lemma mod_two_cases:\n  fixes n :: nat\n  shows "n mod 2 = 0 \\<or> n mod 2 = 1"\n  by auto'
 STATEMENT = 'theorem t:\n  fixes x y :: real\n  shows "x^2 <= x^2 + y^2 + 1"'
 
-
-@pytest.fixture
-async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
-    async with SessionPool(isabelle_settings) as pool:
-        yield Checker(pool, isabelle_settings)
 
 
 @pytest.fixture

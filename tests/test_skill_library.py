@@ -4,14 +4,13 @@ requests, problems, concurrent writers, and the real embedding model end to end.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lego_prover.config import IsabelleSettings, SkillSettings
+from lego_prover.config import SkillSettings
 from lego_prover.isabelle.checker import Checker
-from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.skills.library import LibraryBusyError, SkillLibrary
 from lego_prover.skills.records import NotVerifiedError, Origin, VerificationRecord
 from tests.fakes.fake_isabelle import Script
@@ -24,11 +23,6 @@ USES = ('lemma cube_pos:\n  fixes x :: real\n  assumes "x > 0"\n  shows "x^3 > 0
         'lemma cube_plus_one:\n  fixes x :: real\n  assumes "x > 0"\n  shows "x^3 + 1 > 1"\n  using cube_pos assms by simp')
 FROM_PROBLEM = Origin("problem", problem="mathd_algebra_1", attempt=2)
 
-
-@pytest.fixture
-async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
-    async with SessionPool(isabelle_settings) as pool:
-        yield Checker(pool, isabelle_settings)
 
 
 @pytest.fixture

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from lego_prover.cli import app
-from lego_prover.config import IsabelleSettings, SkillSettings
+from lego_prover.config import SkillSettings
 from lego_prover.isabelle.checker import Checker
-from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import BlockKind, parse_theory
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import Origin
@@ -27,11 +25,6 @@ USER_A = BASE + '\n\nlemma sum_sq_nonneg:\n  fixes x y :: real\n  shows "x^2 + y
 USER_B = BASE + '\n\nlemma three_sq_nonneg:\n  fixes a :: real\n  assumes "a^2 <= 0"\n  shows "a = 0"\n  using sq_nonneg_real assms by (smt (verit) power_zero_numeral zero_eq_power2)'
 OTHER_HELPER = 'lemma sq_nonneg_real:\n  fixes n :: int\n  shows "n^2 >= 0"\n  by simp\n\nlemma int_sq_plus_one:\n  fixes n :: int\n  shows "n^2 + 1 > 0"\n  using sq_nonneg_real by (smt (verit))'
 
-
-@pytest.fixture
-async def checker(isabelle_settings: IsabelleSettings) -> AsyncIterator[Checker]:
-    async with SessionPool(isabelle_settings) as pool:
-        yield Checker(pool, isabelle_settings)
 
 
 async def filled(tmp_path: Path, checker: Checker, script: Script, embedder: object = None) -> SkillLibrary:

@@ -113,24 +113,22 @@ class RunStore:
 
     def append(self, record: AttemptRecord) -> None:
         """Write the attempt durably (and its theory when solved) before it is counted."""
-        line = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
         with self._lock:
             if record.solved:
                 write_atomic(self.path / "solved" / f"{record.problem}.thy", record.theory)
-            with (self.path / ATTEMPTS).open("a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            self._append_line(ATTEMPTS, record.to_json())
             self.records.append(record)
 
     def append_evolver(self, step: dict[str, Any]) -> None:
-        line = json.dumps(step, ensure_ascii=False) + "\n"
         with self._lock:
-            with (self.path / EVOLVER).open("a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            self._append_line(EVOLVER, step)
             self.evolver_steps.append(step)
+
+    def _append_line(self, name: str, data: dict[str, Any]) -> None:
+        with (self.path / name).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(data, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         with self._lock:
