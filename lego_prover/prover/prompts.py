@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -26,8 +27,11 @@ _PART = re.compile(r"^--- (system|user) ---\s*$", re.M)
 
 
 def default_prompts_dir() -> Path:
-    """``prompts/`` of a source checkout (this package's parent folder)."""
-    return Path(__file__).resolve().parents[2] / "prompts"
+    """``prompts/`` of a source checkout, else the copy a wheel installs under ``share/``."""
+    checkout = Path(__file__).resolve().parents[2] / "prompts"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "lego-prover" / "prompts"
 
 
 @dataclass(frozen=True)
