@@ -35,6 +35,7 @@ class EvolverStep:
     failure: str | None = None
     reason: str = ""
     errors: list[str] = field(default_factory=list)
+    calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -69,6 +70,7 @@ class EvolverBase:
                                                max_tokens=self._evolver.max_tokens, component=component,
                                                problem="", attempt=step)
         for c in completions:
+            record.calls += 1
             record.prompt_tokens += c.usage.prompt_tokens
             record.completion_tokens += c.usage.completion_tokens
             if self._price is not None and not c.cached:

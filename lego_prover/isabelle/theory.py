@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from lego_prover.isabelle.keywords import (
     COMMAND_WORDS,
@@ -380,3 +381,21 @@ def rename_facts(text: str, mapping: Mapping[str, str]) -> str:
     for tok in tokenize(text):
         out.append(mapping.get(tok.text, tok.text) if tok.kind is TokenKind.WORD else tok.text)
     return "".join(out)
+
+
+@lru_cache(maxsize=64)
+def checked_blocks(theory_text: str) -> tuple[Block, ...]:
+    """The body blocks of a theory the checker assembled: without our ``thm_oracles`` lines.
+
+    Cached: after a check, harvesting reads the same text for every lemma it keeps.
+    """
+    return tuple(b for b in parse_theory(theory_text).blocks if b.command != "thm_oracles")
+
+
+def named_lemmas(theory_text: str) -> dict[str, Block]:
+    """Lemma blocks of a checked theory by name (the first definition of a name wins)."""
+    out: dict[str, Block] = {}
+    for block in checked_blocks(theory_text):
+        if block.name and block.kind is BlockKind.LEMMA:
+            out.setdefault(block.name, block)
+    return out

@@ -63,6 +63,16 @@ class UsageTracker:
                 self.by_problem[problem].add(counted, cost, cached=cached)
         return cost
 
+    def carry_over(self, *, calls: int, cached_calls: int, prompt_tokens: int, completion_tokens: int,
+                   cost_usd: float) -> None:
+        """Count what earlier invocations of a resumed run spent, so budgets cover the whole run."""
+        with self._lock:
+            self.total.calls += calls
+            self.total.cached_calls += cached_calls
+            self.total.prompt_tokens += prompt_tokens
+            self.total.completion_tokens += completion_tokens
+            self.total.cost_usd += cost_usd
+
     def exhausted(self) -> str | None:
         """Which budget is spent, if any."""
         b = self.budget

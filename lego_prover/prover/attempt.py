@@ -89,10 +89,20 @@ class AttemptRecord:
 
 @dataclass
 class _Trace:
+    """What an attempt has done so far; becomes its AttemptRecord however it ends."""
+
     calls: list[LLMCallRecord] = field(default_factory=list)
     llm_s: float = 0.0
     check_s: float = 0.0
     cost: float = 0.0
+    requests: list[str] = field(default_factory=list)
+    retrieved: Retrieved = field(default_factory=lambda: Retrieved((), 0))
+    verdict: Verdict | None = None
+    proof: str = ""
+    rounds: int = 0
+    reprompts: int = 0
+    added: list[str] = field(default_factory=list)
+    used: list[dict[str, str]] = field(default_factory=list)
 
 
 class Prover:
@@ -114,27 +124,25 @@ class Prover:
         started, started_at = time.monotonic(), now_iso()
         trace = _Trace()
         mode = self._informal_mode(problem, index)
-        state: dict[str, Any] = {"requests": [], "retrieved": Retrieved((), 0), "verdict": None, "proof": "",
-                                 "rounds": 0, "reprompts": 0, "harvest_added": [], "used": []}
         failure: str | None = None
         reason = ""
         crash = ""
         try:
-            failure, reason = await self._run(problem, index, mode, trace, state)
+            failure, reason = await self._run(problem, index, mode, trace)
         except BudgetExhausted as exc:  # recorded, and not counted as done: a resumed run redoes it
             failure, reason = "budget", str(exc)
         except LLMError as exc:
             failure, reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not lose the run: record it with its traceback
             failure, reason, crash = "crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()
-        verdict: Verdict | None = state["verdict"]
+        verdict = trace.verdict
         return AttemptRecord(
             problem=problem.name, attempt=index, solved=failure is None, informal=mode, failure=failure,
-            reason=reason, proof=state["proof"], theory=verdict.theory_text if verdict else "",
+            reason=reason, proof=trace.proof, theory=verdict.theory_text if verdict else "",
             errors=[_error_json(e) for e in (verdict.root_errors if verdict else ())],
-            requests=list(state["requests"]), retrieved=state["retrieved"].names, skills_used=state["used"],
-            skills_added=state["harvest_added"], feedback_rounds=state["rounds"],
-            statement_reprompts=state["reprompts"], repairs=list(verdict.repairs) if verdict else [],
+            requests=list(trace.requests), retrieved=trace.retrieved.names, skills_used=trace.used,
+            skills_added=trace.added, feedback_rounds=trace.rounds,
+            statement_reprompts=trace.reprompts, repairs=list(verdict.repairs) if verdict else [],
             calls=trace.calls, prompt_tokens=sum(c.prompt_tokens for c in trace.calls),
             completion_tokens=sum(c.completion_tokens for c in trace.calls), cost_usd=round(trace.cost, 6),
             llm_s=round(trace.llm_s, 3), check_s=round(trace.check_s, 3),
@@ -143,46 +151,45 @@ class Prover:
 
     # ------------------------------------------------------------------ steps
 
-    async def _run(self, problem: Problem, index: int, mode: str, trace: _Trace,
-                   state: dict[str, Any]) -> tuple[str | None, str]:
+    async def _run(self, problem: Problem, index: int, mode: str, trace: _Trace) -> tuple[str | None, str]:
         p = self._prover
         informal_proof = (problem.informal_proof or "") if mode == "human" else await self._informal(problem, index, trace)
         plan, requests = await self._decompose(problem, informal_proof, index, trace)
-        state["requests"] = list(requests)
+        trace.requests = list(requests)
         if self._library is not None and requests:
             await asyncio.to_thread(self._library.add_requests, list(requests), problem.name)
         retrieved = await retrieve(self._library, problem.formal_statement, requests, p)
-        state["retrieved"] = retrieved
+        trace.retrieved = retrieved
         context = TheoryContext.for_problem(problem, self._settings.isabelle)
         messages = self._prompts.render(
             "formalizer", skills=retrieved.render(), examples=self._formalizer_examples(index),
             informal_statement=problem.informal_statement or "(none given)",
             structured_proof=plan or "(none)", formal_statement=problem.formal_statement.strip())
-        proof, messages = await self._formalize(messages, context, index, trace, state, problem.name)
+        proof, messages = await self._formalize(messages, context, index, trace, problem.name)
         if not proof:
             return "no_proof", "the formalizer's answer held no Isabelle code"
         origin = Origin("problem", problem=problem.name, attempt=index)
         while True:
-            state["proof"] = proof
+            trace.proof = proof
             t0 = time.monotonic()
             verdict = await self._checker.check(proof, context)
             trace.check_s += time.monotonic() - t0
-            state["verdict"] = verdict
+            trace.verdict = verdict
             harvest = await self._harvester.harvest(verdict, target=context.target, origin=origin,
                                                     preamble=problem.preamble, retrieved=retrieved.skills,
                                                     solved=verdict.verified)
-            state["harvest_added"] = state["harvest_added"] + harvest.added
+            trace.added += harvest.added
             if verdict.verified:
-                state["used"] = harvest.used
+                trace.used = harvest.used
                 if self._library is not None:
                     await asyncio.to_thread(self._library.mark_problem_solved, problem.name)
                 return None, "verified"
-            if state["rounds"] >= p.feedback_rounds or verdict.failure is FailureKind.SERVER:
+            if trace.rounds >= p.feedback_rounds or verdict.failure is FailureKind.SERVER:
                 return (verdict.failure.value if verdict.failure else "unverified"), verdict.reason
-            state["rounds"] += 1
+            trace.rounds += 1
             feedback = self._prompts.render("feedback", proof=proof, errors=_errors_text(verdict))
             messages = [*messages, {"role": "assistant", "content": f"```isabelle\n{proof}\n```"}, *feedback]
-            proof, messages = await self._formalize(messages, context, index, trace, state, problem.name,
+            proof, messages = await self._formalize(messages, context, index, trace, problem.name,
                                                     component="feedback")
             if not proof:
                 return "no_proof", "the corrected answer held no Isabelle code"
@@ -207,7 +214,7 @@ class Prover:
         return parsed.structured_proof, parsed.requests
 
     async def _formalize(self, messages: list[ChatMessage], context: TheoryContext, index: int, trace: _Trace,
-                         state: dict[str, Any], problem: str, component: str = "formalizer"
+                         problem: str, component: str = "formalizer"
                          ) -> tuple[str, list[ChatMessage]]:
         """Ask for a proof; re-prompt (up to the limit) while it changes the statement."""
         guard = SoundnessGuard(context.guard_context())
@@ -220,9 +227,9 @@ class Prover:
             codes = {r.code for r in guard.check(proof).rejections}
             if not codes & {RejectionCode.STATEMENT_CHANGED, RejectionCode.MISSING_TARGET}:
                 return proof, messages
-            if state["reprompts"] >= self._prover.statement_reprompts:
+            if trace.reprompts >= self._prover.statement_reprompts:
                 return proof, messages
-            state["reprompts"] += 1
+            trace.reprompts += 1
             messages = [*messages, {"role": "assistant", "content": c.text},
                         *self._prompts.render("statement_reprompt", formal_statement=context.statement or "")]
         return proof, messages

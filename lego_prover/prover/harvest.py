@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lego_prover.isabelle.guard import normalize_statement
-from lego_prover.isabelle.theory import BlockKind, parse_theory, split_blocks
+from lego_prover.isabelle.theory import BlockKind, named_lemmas, split_blocks
 from lego_prover.isabelle.verdict import Verdict
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import (
@@ -49,8 +49,7 @@ def similarity(a: str, b: str) -> float:
 
 def skills_used(verdict: Verdict, retrieved: Sequence[Skill]) -> list[dict[str, str]]:
     """Which retrieved skills the verified lemmas of ``verdict`` copy or imitate."""
-    blocks = {b.name: b for b in parse_theory(verdict.theory_text).blocks
-              if b.name and b.kind is BlockKind.LEMMA and b.command != "thm_oracles"}
+    blocks = named_lemmas(verdict.theory_text)
     verified = [blocks[b.name] for b in verdict.verified_blocks() if b.name in blocks]
     hashes = {content_hash(b.text) for b in verified}
     out = []
@@ -91,8 +90,7 @@ class Harvester:
                 else:
                     result.duplicates.append(r.existing)
                     result.names[record.name] = r.existing
-        parsed = {b.name: b for b in parse_theory(verdict.theory_text).blocks
-                  if b.name and b.kind is BlockKind.LEMMA and b.command != "thm_oracles"}
+        parsed = named_lemmas(verdict.theory_text)
         failed = [parsed[b.name].statement for b in verdict.blocks
                   if b.origin == "body" and not b.verified and b.name and b.name != target and b.name in parsed]
         if failed:

@@ -59,15 +59,17 @@ def order_problems(problems: Sequence[Problem], order: str) -> list[Problem]:
     return sorted(problems, key=lambda p: p.name)
 
 
-def seed_tracker(tracker: UsageTracker, records: Sequence[AttemptRecord]) -> None:
-    """A resumed run's budget covers the whole run, not just this invocation."""
-    for r in records:
-        for call in r.calls:
-            tracker.total.calls += 1
-            tracker.total.cached_calls += int(call.cached)
-            tracker.total.prompt_tokens += call.prompt_tokens
-            tracker.total.completion_tokens += call.completion_tokens
-        tracker.total.cost_usd += r.cost_usd
+def seed_tracker(tracker: UsageTracker, store: RunStore) -> None:
+    """A resumed run's budget covers the whole run (attempts and evolver steps), not just this invocation."""
+    calls = [c for r in store.records for c in r.calls]
+    steps = store.evolver_steps
+    tracker.carry_over(
+        calls=len(calls) + sum(int(s.get("calls", 0)) for s in steps),
+        cached_calls=sum(int(c.cached) for c in calls),
+        prompt_tokens=sum(c.prompt_tokens for c in calls) + sum(int(s.get("prompt_tokens", 0)) for s in steps),
+        completion_tokens=(sum(c.completion_tokens for c in calls)
+                           + sum(int(s.get("completion_tokens", 0)) for s in steps)),
+        cost_usd=sum(r.cost_usd for r in store.records) + sum(float(s.get("cost_usd", 0.0)) for s in steps))
 
 
 @contextlib.asynccontextmanager
@@ -117,7 +119,7 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
 async def _run(settings: Settings, problems: list[Problem], store: RunStore, services: Services,
                progress: Progress | None, evolvers: int) -> dict[str, Any]:
     tracker = services.tracker
-    seed_tracker(tracker, store.records)
+    seed_tracker(tracker, store)
     model = getattr(services.llm, "model", settings.llm.model)
     prover = Prover(services.llm, services.checker, services.library, services.prompts, settings,
                     price=lambda c: tracker.cost(model, c.usage))
@@ -179,10 +181,7 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
     from lego_prover.evolver.loop import Evolver
 
     tracker = services.tracker
-    for step in store.evolver_steps:
-        tracker.total.prompt_tokens += int(step.get("prompt_tokens", 0))
-        tracker.total.completion_tokens += int(step.get("completion_tokens", 0))
-        tracker.total.cost_usd += float(step.get("cost_usd", 0.0))
+    seed_tracker(tracker, store)
     assert services.library is not None
     await asyncio.to_thread(services.library.add_problems, [(p.name, p.formal_statement) for p in problems])
     model = getattr(services.llm, "model", settings.llm.model)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
-from lego_prover.isabelle.theory import parse_theory
+from lego_prover.isabelle.theory import checked_blocks
 from lego_prover.isabelle.verdict import Verdict
 from lego_prover.run.store import RunDirError, load_run
 
@@ -27,8 +27,7 @@ class Replay:
 
 def stored_body(theory_text: str) -> str:
     """The checked theory minus our header, our ``thm_oracles`` lines and ``end``."""
-    parsed = parse_theory(theory_text)
-    return "\n\n".join(b.text for b in parsed.blocks if b.command != "thm_oracles")
+    return "\n\n".join(b.text for b in checked_blocks(theory_text))
 
 
 async def verify_results(run_dir: Path, checker: CheckerProtocol, imports: tuple[str, ...],

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from lego_prover.errors import LegoProverError
 from lego_prover.isabelle.lexer import tokenize
-from lego_prover.isabelle.theory import BlockKind, parse_theory
+from lego_prover.isabelle.theory import BlockKind, checked_blocks
 from lego_prover.isabelle.verdict import Verdict
 
 OriginKind = Literal["problem", "evolver", "request", "import"]
@@ -114,8 +114,8 @@ class VerificationRecord:
         if not verdict.isabelle or block.oracles is None or block.oracles:
             raise NotVerifiedError(f"lemma {name!r} has no clean oracle report")
         parsed: dict[str, Any] = {}
-        for b in parse_theory(verdict.theory_text).blocks:  # first definition wins; our thm_oracles lines come later
-            if b.name and b.command != "thm_oracles":
+        for b in checked_blocks(verdict.theory_text):  # dependencies may be `lemmas` blocks too
+            if b.name:
                 parsed.setdefault(b.name, b)
         needed: list[str] = []
 
