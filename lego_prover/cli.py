@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from lego_prover.cli_skills import skills_app
-from lego_prover.cli_support import cli_settings, err, guarded, out, state
+from lego_prover.cli_support import cli_checker, cli_settings, err, guarded, out, state
 from lego_prover.config import Settings
 from lego_prover.errors import LegoProverError, LLMError, ProblemFileError
 
@@ -111,13 +111,8 @@ def check(
 
 
 async def _check(settings: Settings, text: str, context: Any, repair: bool) -> Any:
-    from lego_prover.isabelle.checker import Checker
-    from lego_prover.isabelle.sessions import SessionPool
-
-    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
-        verdict = await Checker(pool, settings.isabelle).check(text, context, repair=repair)
-        await pool.drain()
-        return verdict
+    async with cli_checker(settings) as checker:
+        return await checker.check(text, context, repair=repair)
 
 
 def _last_goal_name(text: str) -> str | None:
@@ -324,15 +319,9 @@ def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run direc
 
 
 async def _verify(settings: Settings, run_dir: Path, verify: Any) -> Any:
-    from lego_prover.isabelle.checker import Checker
-    from lego_prover.isabelle.sessions import SessionPool
-
-    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
-        checker = Checker(pool, settings.isabelle)
-        result = await verify(run_dir, checker, tuple(settings.isabelle.imports),
-                              on_result=lambda r: err.print(f"{'[green]✓[/]' if r.verified else '[red]✗[/]'} {r.problem}"))
-        await pool.drain()
-        return result
+    async with cli_checker(settings) as checker:
+        return await verify(run_dir, checker, tuple(settings.isabelle.imports),
+                            on_result=lambda r: err.print(f"{'[green]✓[/]' if r.verified else '[red]✗[/]'} {r.problem}"))
 
 
 @app.command("check-examples")
@@ -359,15 +348,10 @@ def check_examples() -> None:
 
 
 async def _check_examples(settings: Settings, check_all: Any) -> Any:
-    from lego_prover.isabelle.checker import Checker
-    from lego_prover.isabelle.sessions import SessionPool
     from lego_prover.prover.prompts import PromptLibrary
 
-    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
-        result = await check_all(PromptLibrary.load(settings.prompts_dir), Checker(pool, settings.isabelle),
-                                 tuple(settings.isabelle.imports))
-        await pool.drain()
-        return result
+    async with cli_checker(settings) as checker:
+        return await check_all(PromptLibrary.load(settings.prompts_dir), checker, tuple(settings.isabelle.imports))
 
 
 # --------------------------------------------------------------------------- doctor

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from lego_prover.cli_support import cli_settings, err, guarded, out
+from lego_prover.cli_support import cli_checker, cli_settings, err, guarded, out
 from lego_prover.config import Settings
 from lego_prover.errors import LegoProverError
 
@@ -209,16 +209,11 @@ def import_(
 
 
 async def _import(settings: Settings, source: Path, trust: bool) -> Any:
-    from lego_prover.isabelle.checker import Checker
-    from lego_prover.isabelle.sessions import SessionPool
     from lego_prover.skills.transfer import import_jsonl, read_jsonl
 
     read_jsonl(source)  # malformed files fail before Isabelle starts
     with _library(settings, writer=True) as library:
-        async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
-            checker = Checker(pool, settings.isabelle)
-            report = await import_jsonl(library, source, checker, imports=settings.isabelle.imports,
-                                        trust_records=trust, isabelle=checker.isabelle, session=checker.session,
-                                        on_progress=lambda name: err.print(f"[dim]checked {name}[/]"))
-            await pool.drain()
-            return report
+        async with cli_checker(settings) as checker:
+            return await import_jsonl(library, source, checker, imports=settings.isabelle.imports,
+                                      trust_records=trust, isabelle=checker.isabelle, session=checker.session,
+                                      on_progress=lambda name: err.print(f"[dim]checked {name}[/]"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.markup import escape
 
 from lego_prover.config import Settings, load_settings
 from lego_prover.errors import LegoProverError
+
+if TYPE_CHECKING:
+    from lego_prover.isabelle.checker import Checker
 
 T = TypeVar("T")
 
@@ -43,3 +47,14 @@ def guarded(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
+
+
+@contextlib.asynccontextmanager
+async def cli_checker(settings: Settings) -> AsyncIterator[Checker]:
+    """A checker on its own session pool, start-up progress on stderr; purges finish before it closes."""
+    from lego_prover.isabelle.checker import Checker
+    from lego_prover.isabelle.sessions import SessionPool
+
+    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
+        yield Checker(pool, settings.isabelle)
+        await pool.drain()
