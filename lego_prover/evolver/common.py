@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -105,11 +103,3 @@ def targets_text(problems: list[tuple[str, str, float]], requests: list[Any]) ->
     parts = [f"```isabelle\n{statement.strip()}\n```" for _, statement, _ in problems]
     parts += [f"```isabelle\n{r.statement.strip()}\n```" for r, _ in requests]
     return "\n\n".join(parts) or "(none)"
-
-
-async def in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-def clock() -> float:
-    return time.monotonic()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lego_prover.evolver.common import EvolverBase, EvolverStep, in_thread, targets_text
+import asyncio
+
+from lego_prover.evolver.common import EvolverBase, EvolverStep, targets_text
 from lego_prover.isabelle.checker import TheoryContext
 from lego_prover.skills.records import Origin
 
@@ -17,15 +19,15 @@ def render_examples(examples: list) -> str:  # type: ignore[type-arg]
 class DirectionalTransformer(EvolverBase):
     async def step(self, index: int, direction: str, record: EvolverStep) -> bool:
         """Returns False when the library has no skill to evolve."""
-        picked = await in_thread(self._library.least_evolved, 1)
+        picked = await asyncio.to_thread(self._library.least_evolved, 1)
         if not picked:
             return False
         skill = picked[0]
-        await in_thread(self._library.record_evolved, skill.name)
+        await asyncio.to_thread(self._library.record_evolved, skill.name)
         record.kind, record.direction, record.parent = "directional", direction, skill.name
         k = self._evolver.targets
-        problems = await in_thread(self._library.query_problems, skill.statement, k)
-        requests = await in_thread(self._library.query_requests, skill.statement, k)
+        problems = await asyncio.to_thread(self._library.query_problems, skill.statement, k)
+        requests = await asyncio.to_thread(self._library.query_requests, skill.statement, k)
         record.targets = [name for name, _, _ in problems] + [r.id for r, _ in requests]
         messages = self._prompts.render(
             f"evolver/{direction}", rules=self._prompts.text("evolver/rules"),

@@ -18,12 +18,13 @@ import asyncio
 import itertools
 import logging
 import math
+import time
 import traceback
 from typing import Any
 
 from lego_prover.config import Settings
 from lego_prover.errors import BudgetExhausted, LLMError
-from lego_prover.evolver.common import EvolverStep, clock
+from lego_prover.evolver.common import EvolverStep
 from lego_prover.evolver.directional import DIRECTIONS, DirectionalTransformer
 from lego_prover.evolver.request_solver import RequestSolver
 from lego_prover.isabelle.checker import CheckerProtocol
@@ -63,7 +64,7 @@ class Evolver:
 
     async def step(self, index: int) -> EvolverStep:
         record = EvolverStep(step=index, kind="idle", started_at=now_iso())
-        started = clock()
+        started = time.monotonic()
         direction = DIRECTIONS[math.floor(index * self._share) % len(DIRECTIONS)]  # rotates over directional steps
         try:
             order = ("directional", "request") if is_directional(index, self._share) else ("request", "directional")
@@ -82,7 +83,7 @@ class Evolver:
             record.failure, record.reason = "crash", f"{type(exc).__name__}: {exc}"
             log.error("evolver step %d crashed:\n%s", index, traceback.format_exc())
         record.finished_at = now_iso()
-        record.elapsed_s = round(clock() - started, 3)
+        record.elapsed_s = round(time.monotonic() - started, 3)
         record.cost_usd = round(record.cost_usd, 6)
         if self._store is not None:
             self._store.append_evolver(record.to_json())

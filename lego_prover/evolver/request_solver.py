@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lego_prover.evolver.common import EvolverBase, EvolverStep, in_thread
+import asyncio
+
+from lego_prover.evolver.common import EvolverBase, EvolverStep
 from lego_prover.evolver.directional import render_examples
 from lego_prover.isabelle.checker import TheoryContext
 from lego_prover.isabelle.theory import BlockKind, split_blocks
@@ -12,14 +14,14 @@ from lego_prover.skills.records import Origin
 class RequestSolver(EvolverBase):
     async def step(self, index: int, record: EvolverStep) -> bool:
         """Returns False when no request is open."""
-        request = await in_thread(self._library.least_tried_request)
+        request = await asyncio.to_thread(self._library.least_tried_request)
         if request is None:
             return False
-        await in_thread(self._library.record_request_attempt, request.id)
+        await asyncio.to_thread(self._library.record_request_attempt, request.id)
         record.kind, record.request = "request", request.id
         blocks = [b for b in split_blocks(request.statement) if b.kind is BlockKind.LEMMA]
         name = blocks[0].name if blocks and blocks[0].name else None
-        hits = await in_thread(self._library.query, request.statement, self._evolver.examples)
+        hits = await asyncio.to_thread(self._library.query, request.statement, self._evolver.examples)
         skills = "\n\n".join(f"```isabelle\n{h.skill.text.strip()}\n```" for h in hits) or "(none yet)"
         messages = self._prompts.render(
             "evolver/request_solver", rules=self._prompts.text("evolver/rules"), skills=skills,
@@ -31,7 +33,7 @@ class RequestSolver(EvolverBase):
         for code in candidates:
             verified, names = await self._check_and_add(code, context, origin, record)
             if verified and name and name in names:
-                await in_thread(self._library.close_request, request.id, names[name])
+                await asyncio.to_thread(self._library.close_request, request.id, names[name])
                 record.closed_request = names[name]
                 break
         return True
