@@ -115,3 +115,19 @@ async def test_the_skills_commands_show_what_is_stored(tmp_path: Path, checker: 
     assert parse_theory((tmp_path / "Lib.thy").read_text()).header.name == "Lib"  # type: ignore[union-attr]
     assert runner.invoke(app, ["skills", "export", str(tmp_path / "lib.jsonl"), "--format", "jsonl"]).exit_code == 0
     assert len((tmp_path / "lib.jsonl").read_text().splitlines()) == 3
+
+
+async def test_trusted_records_still_pass_the_soundness_guard(tmp_path: Path, checker: Checker,
+                                                               script: Script) -> None:
+    library = await filled(tmp_path, checker, script)
+    skill = library.all_skills()[0]
+    dump = tmp_path / "forged.jsonl"
+    forged = {"name": "evil", "text": 'lemma evil: "False" sorry',
+              "verification": {"name": "evil", "statement": 'lemma evil: "False"', "text": 'lemma evil: "False" sorry',
+                               "isabelle": skill.isabelle, "session": skill.session}}
+    dump.write_text(json.dumps(forged) + "\n")
+    target = SkillLibrary.open(SkillSettings(db_path=tmp_path / "db2"), HashEmbedder())
+    report = await import_jsonl(target, dump, checker, imports=IMPORTS, trust_records=True,
+                                isabelle=skill.isabelle, session=skill.session)
+    assert not report.added and report.failed[0][0] == "evil" and "skipped_proof" in report.failed[0][1]
+    assert target.count() == 0

@@ -22,6 +22,7 @@ from typing import Any
 
 from lego_prover.errors import ProblemFileError
 from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.guard import GuardContext, SoundnessGuard
 from lego_prover.isabelle.theory import TheoryHeader, rename_facts, split_blocks
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import (
@@ -120,6 +121,13 @@ async def import_jsonl(library: SkillLibrary, path: Path, checker: CheckerProtoc
         origin = Origin.from_meta(origin_meta) if isinstance(origin_meta, dict) and origin_meta else Origin("import")
         try:
             if trust_records:
+                # a trusted record skips Isabelle, never the soundness guard: the file is untrusted text
+                guard = SoundnessGuard(GuardContext(None, None, tuple(imports)), allow_placeholders=False)
+                text = str((row.get("verification") or {}).get("text", ""))
+                rejected = guard.check(text).rejections
+                if rejected:
+                    report.failed.append((name, "; ".join(str(r) for r in rejected)))
+                    continue
                 record = VerificationRecord.from_trusted_export(row.get("verification") or {}, isabelle=isabelle,
                                                                 session=session)
             else:
