@@ -53,11 +53,18 @@ def _problem_from_record(record: object, where: str) -> Problem:
     if not _NAME_RE.match(name):
         raise ProblemFileError(f"{where}: problem name {name!r} is not a valid Isabelle identifier.")
     source = record.get("source") or name.split("_", 1)[0]
+    preamble = str(record.get("preamble") or "")
+    if preamble.strip():
+        from lego_prover.isabelle.guard import GuardContext, SoundnessGuard
+
+        rejected = SoundnessGuard(GuardContext(None, None, ())).check_preamble(preamble)
+        if rejected:
+            raise ProblemFileError(f"{where}: the preamble of {name} is refused: {rejected[0]}")
     return Problem(
         name=name,
         formal_statement=record["formal_statement"],
         header=str(record.get("header") or ""),
-        preamble=str(record.get("preamble") or ""),
+        preamble=preamble,
         informal_statement=str(record.get("informal_statement") or ""),
         informal_proof=record.get("informal_proof") if isinstance(record.get("informal_proof"), str) else None,
         split=str(record.get("split") or ""),

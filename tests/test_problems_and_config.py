@@ -63,6 +63,18 @@ def test_missing_fields_and_bad_names_are_errors(tmp_path: Path) -> None:
         load_problems(path)
 
 
+def test_a_preamble_may_define_but_not_axiomatize_or_run_ml(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    good = {"name": "p", "formal_statement": 'theorem p: "f 1 = 2"', "preamble": 'definition f :: "nat => nat" where "f n = n + 1"'}
+    path.write_text(json.dumps(good) + "\n")
+    assert load_problems(path)[0].preamble.startswith("definition")
+    for bad, code in (('axiomatization where ax: "False"', "axiom"), ("ML \\<open>()\\<close>", "ml_code"),
+                      ('lemma l: "False" sorry', "skipped_proof")):
+        path.write_text(json.dumps({**good, "preamble": bad}) + "\n")
+        with pytest.raises(ProblemFileError, match=rf"mine.jsonl:1: the preamble of p is refused: \[{code}\]"):
+            load_problems(path)
+
+
 def test_unknown_problem_names_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "mine.jsonl"
     path.write_text('{"name": "a", "formal_statement": "theorem a: \\"True\\""}\n')

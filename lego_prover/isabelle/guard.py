@@ -138,6 +138,17 @@ class SoundnessGuard:
         rejections.extend(self._block_rules(blocks, line_offset=_line(text, body_offset) - 1))
         return GuardResult(body.strip("\n"), blocks, tuple(_dedupe(rejections)))
 
+    def check_preamble(self, raw_text: str) -> tuple[Rejection, ...]:
+        """Rules that hold even for a problem's own preamble, where definitions are allowed:
+        no ML, axioms, oracles, skipped proofs, configuration options or antiquotations."""
+        text = normalize_unicode(raw_text)
+        try:
+            tokens = tokenize(text)
+        except LexError as exc:
+            return (Rejection(RejectionCode.MALFORMED, f"not well-formed Isabelle text: {describe_lex_error(text, exc)}",
+                              _line(text, exc.index)),)
+        return tuple(_dedupe(self._token_rules(text, tokens)))
+
     # ------------------------------------------------------------------ pieces
 
     def _strip_header(self, text: str, tokens: Sequence[Token], out: list[Rejection]) -> tuple[str, int]:
