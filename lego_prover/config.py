@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lego_prover.errors import ConfigError
 
@@ -83,8 +83,16 @@ class IsabelleSettings(_Section):
     repair_failing_by: bool = Field(False, description="also try the tactic list on failing one-line `by` steps")
     sledgehammer: bool = Field(True, description="last resort for placeholders when the tactic list fails")
     sledgehammer_timeout_s: float = Field(30.0, gt=0)
-    sledgehammer_provers: str = "cvc5 vampire verit e spass z3 zipperposition"
+    sledgehammer_provers: str = Field("", description="space-separated prover names; empty = the provers this Isabelle has (its own default)")
+    trusted_oracles: list[str] = Field(default_factory=list, description="oracles whose use you accept (e.g. holds_by_evaluation); never skip_proof. Results that rely on one say so")
     start_timeout_s: float = Field(120.0, gt=0, description="server banner + session start")
+
+    @field_validator("trusted_oracles")
+    @classmethod
+    def _never_trust_skipped_proofs(cls, value: list[str]) -> list[str]:
+        if "skip_proof" in value:
+            raise ValueError("skip_proof (the oracle of sorry) can never be trusted")
+        return value
 
 
 class Price(_Section):

@@ -48,7 +48,9 @@ async def test_a_failing_step_is_mapped_to_its_block_line_and_goal(checker: Chec
     err = verdict.first_error
     assert err is not None and err.block == "mathd_t"
     assert err.step == "by simp" and err.goal == "1. x + 1 = 3"
-    assert verdict.theory_text.splitlines()[err.line - 1].strip().startswith("using h0")
+    assert err.line is not None and err.theory_line is not None
+    assert PROOF.splitlines()[err.line - 1].strip().startswith("using h0"), "line counts the text as written"
+    assert verdict.theory_text.splitlines()[err.theory_line - 1].strip().startswith("using h0")
     helper = next(b for b in verdict.blocks if b.name == "two_plus_one")
     assert helper.verified, "a lemma that verified on its own is kept even when the theorem fails"
 

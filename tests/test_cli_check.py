@@ -110,3 +110,57 @@ def test_doctor_checks_a_configured_local_model_instead_of_probing(tmp_path: Pat
     (tmp_path / "lego-prover.toml").write_text(f'[llm]\nlocal_model = "{tmp_path / "absent.gguf"}"\n')
     result = runner.invoke(app, ["doctor"])
     assert "local model" in result.output and "no such file" in result.output
+
+
+WHOLE_THEORY = """theory Mine
+  imports Complex_Main
+begin
+
+(* a helper first *)
+lemma two_ok: "(2::nat) = 2"
+  by simp
+
+theorem mathd_numbertheory_81:
+  "71 mod 3 = (2::nat)"
+  by simp
+
+end
+"""
+
+
+@needs_minif2f
+def test_check_names_the_line_of_the_users_file_not_of_the_assembled_theory(tmp_path: Path) -> None:
+    path = tmp_path / "whole.thy"
+    path.write_text(WHOLE_THEORY)
+    failing_line = WHOLE_THEORY.splitlines().index("  by simp", 7) + 1  # the theorem's `by simp`: line 11
+    script = Script(default=replies.error_at("by simp", "Failed to finish proof", occurrence=2))
+    with FakeIsabelleServer(script) as fake:
+        (tmp_path / "lego-prover.toml").write_text(
+            f'[isabelle]\nserver = "127.0.0.1:{fake.port}:{fake.password}"\nwork_dir = "{tmp_path / "w"}"\n')
+        result = runner.invoke(app, ["check", str(path), "--problem", "mathd_numbertheory_81",
+                                     "--benchmark-dir", str(MINIF2F_DIR), "--json"])
+    assert result.exit_code == 1, result.output
+    (err,) = json.loads(result.stdout)["errors"]
+    assert err["line"] == failing_line == 11
+    assert err["theory_line"] != err["line"], "the checked theory has our own header and imports"
+
+
+@needs_minif2f
+def test_a_header_importing_less_than_the_session_is_accepted_and_ours_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "whole.thy"
+    path.write_text(WHOLE_THEORY)
+    result = runner.invoke(app, ["check", str(path), "--problem", "mathd_numbertheory_81",
+                                 "--benchmark-dir", str(MINIF2F_DIR), "--guard-only"])
+    assert result.exit_code == 0, result.output
+
+
+@needs_minif2f
+def test_a_header_importing_what_the_session_lacks_names_the_allowed_imports(tmp_path: Path) -> None:
+    path = tmp_path / "whole.thy"
+    path.write_text(WHOLE_THEORY.replace("Complex_Main", 'Complex_Main "HOL-Analysis.Analysis"'))
+    result = runner.invoke(app, ["check", str(path), "--problem", "mathd_numbertheory_81",
+                                 "--benchmark-dir", str(MINIF2F_DIR), "--guard-only", "--json"])
+    assert result.exit_code == 1
+    (rejection,) = json.loads(result.stdout)["rejections"]
+    assert rejection["code"] == "imports_changed"
+    assert "HOL-Analysis.Analysis" in rejection["message"] and "Complex_Main" in rejection["message"]

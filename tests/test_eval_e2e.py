@@ -171,3 +171,44 @@ def test_a_killed_run_resumes_without_losing_or_repeating_an_attempt(workspace: 
     assert after[: len(before)] == before, "nothing written before the kill was lost or changed"
     keys = [(r["problem"], r["attempt"]) for r in after]
     assert sorted(keys) == sorted((p, i) for p in (FAILING, OTHER) for i in range(6)), "none repeated, none missing"
+
+
+def test_the_run_store_and_feedback_name_lines_of_the_llms_own_proof(workspace: Path, llm: ScriptedLLM,
+                                                                      script: Script) -> None:
+    script.by_marker[f"MARK_{FAILING}"] = replies.error_at("by simp", "Failed to finish proof", occurrence=2)
+    result = runner.invoke(app, ["eval", "--problems", FAILING, "--attempts", "1", "--run-dir", "run"])
+    assert result.exit_code == 0, result.output
+    (record,) = read_attempts(workspace / "run")
+    proof_lines = str(record["proof"]).splitlines()
+    err = record["errors"][0]  # type: ignore[index]
+    assert proof_lines[err["line"] - 1].strip() == "by simp" and err["line"] == len(proof_lines)
+    feedback = next(c for c in llm.calls if c.component == "feedback")
+    assert f"at line {err['line']}: Failed to finish proof" in feedback.messages[-1]["content"]
+
+
+def test_an_oracle_in_an_unused_helper_fails_the_attempt_and_adds_nothing(workspace: Path, llm: ScriptedLLM,
+                                                                           script: Script) -> None:
+    # scripted: Isabelle reports skip_proof for the helper only (its proof was a cheat)
+    script.by_marker[f"MARK_{SOLVED}"] = replies.verified({f"helper_{SOLVED}": ["skip_proof"]})
+    result = runner.invoke(app, ["eval", "--problems", SOLVED, "--attempts", "1", "--run-dir", "run"])
+    assert result.exit_code == 0, result.output
+    (record,) = read_attempts(workspace / "run")
+    assert record["failure"] == "oracle" and not record["solved"]
+    assert record["skills_added"] == []
+    stats = json.loads(runner.invoke(app, ["skills", "stats", "--json"]).stdout)
+    assert stats["by_origin"] == {}
+
+
+def test_a_result_relying_on_a_trusted_oracle_says_so_in_record_and_report(workspace: Path, llm: ScriptedLLM,
+                                                                             script: Script) -> None:
+    toml = (workspace / "lego-prover.toml").read_text().replace(
+        "sledgehammer = false\n", 'sledgehammer = false\ntrusted_oracles = ["holds_by_evaluation"]\n')
+    (workspace / "lego-prover.toml").write_text(toml)
+    script.by_marker[f"MARK_{SOLVED}"] = replies.verified({SOLVED: ["holds_by_evaluation"]})
+    result = runner.invoke(app, ["eval", "--problems", SOLVED, "--attempts", "1", "--run-dir", "run"])
+    assert result.exit_code == 0, result.output
+    (record,) = read_attempts(workspace / "run")
+    assert record["solved"] and record["trusted_oracles"] == ["holds_by_evaluation"]
+    assert runner.invoke(app, ["report", "run"]).exit_code == 0
+    report = (workspace / "run" / "report.md").read_text()
+    assert "trusted" in report and SOLVED in report.split("trusted", 1)[1].splitlines()[0]

@@ -82,7 +82,6 @@ ADVERSARIAL = {
     "control-symbol antiquotation": (theorem('using h0 by (simp add: \\<open>\\<^ML>\\<open>1\\<close>\\<close>)'), RejectionCode.ANTIQUOTATION),
     "verbatim": ('{* ML *}\n' + theorem(), RejectionCode.ANTIQUOTATION),
     "imports changed by the proof text": ('theory X imports Complex_Main "HOL-Number_Theory.Number_Theory" Evil begin\n' + theorem() + 'end\n', RejectionCode.IMPORTS_CHANGED),
-    "imports dropped": ('theory X imports Main begin\n' + theorem() + 'end\n', RejectionCode.IMPORTS_CHANGED),
     "text document antiquotation": ('text \\<open>@{ML \\<open>1\\<close>}\\<close>\n' + theorem(), RejectionCode.ANTIQUOTATION),
     "export_code writes files": ('export_code f in SML file "x"\n' + theorem(), RejectionCode.HOST_IO),
     "value runs generated code": ('value "f 1"\n' + theorem(), RejectionCode.COMMAND_NOT_ALLOWED),
@@ -137,3 +136,17 @@ def test_every_minif2f_statement_survives_the_guard_unchanged() -> None:
         if not result.ok:
             failures.append(f"{p.name}: {result.summary}")
     assert len(problems) == 488 and failures == []
+
+
+@pytest.mark.parametrize("imports", ["Main", "Complex_Main", "HOL.Complex_Main", '"HOL-Number_Theory.Number_Theory"',
+                                     'Complex_Main "HOL-Number_Theory.Number_Theory"'])
+def test_a_header_importing_a_subset_of_the_session_is_accepted_and_dropped(imports: str) -> None:
+    result = SoundnessGuard(CTX).check(f"theory Mine imports {imports} begin\n{theorem()}\nend\n")
+    assert result.ok, result.summary
+    assert not result.text.lstrip().startswith("theory"), "our own header replaces the file's"
+
+
+def test_blocks_carry_the_line_numbers_of_the_text_as_written() -> None:
+    text = f"theory Mine imports Complex_Main\nbegin\n\n{theorem()}\nend\n"
+    (block,) = SoundnessGuard(CTX).check(text).blocks
+    assert text.splitlines()[block.start_line - 1].startswith("theorem mathd_t")

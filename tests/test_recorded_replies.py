@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lego_prover.config import load_settings
+from lego_prover.errors import ConfigError
 from lego_prover.isabelle.theory import AssembledTheory, TheoryHeader, assemble_theory, parse_theory
-from lego_prover.isabelle.verdict import decide
+from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
 from tests.conftest import SHARED
 
 RECORDINGS = sorted((SHARED / "isabelle").glob("*.json")) if (SHARED / "isabelle").is_dir() else []
@@ -24,6 +27,19 @@ RECORDINGS = sorted((SHARED / "isabelle").glob("*.json")) if (SHARED / "isabelle
 @pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
 def test_recorded_reply_gives_the_recorded_verdict(path: Path) -> None:
     rec = json.loads(path.read_text())
+    verdict = _replay(rec)
+    got = "verified" if verdict.verified else verdict.failure.value  # type: ignore[union-attr]
+    assert got == rec["expected"], verdict.reason
+
+
+def _load(name: str) -> dict[str, Any]:
+    path = SHARED / "isabelle" / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"no recording {path}")
+    return dict(json.loads(path.read_text()))
+
+
+def _replay(rec: dict[str, Any], trusted_oracles: tuple[str, ...] = ()) -> Verdict:
     parsed = parse_theory(rec["theory"])
     assert parsed.header is not None
     checks = [line.split()[1] for line in rec["theory"].splitlines() if line.startswith("thm_oracles ")]
@@ -31,6 +47,31 @@ def test_recorded_reply_gives_the_recorded_verdict(path: Path) -> None:
     assembled: AssembledTheory = assemble_theory(TheoryHeader(parsed.header.name, parsed.header.imports),
                                                  blocks=blocks, target=rec.get("target"), oracle_checks=checks)
     assert assembled.text == rec["theory"], "recording was not made from a lego-prover-assembled theory"
-    verdict = decide(assembled, finished=rec["finished"], payload=rec["payload"])
-    got = "verified" if verdict.verified else verdict.failure.value  # type: ignore[union-attr]
-    assert got == rec["expected"], verdict.reason
+    return decide(assembled, finished=rec["finished"], payload=rec["payload"], isabelle=rec.get("isabelle", ""),
+                  trusted_oracles=trusted_oracles)
+
+
+def test_a_sorry_in_an_unused_helper_leaves_no_lemma_verified() -> None:
+    verdict = _replay(_load("sorry_in_unused_helper"))
+    assert verdict.failure is FailureKind.ORACLE
+    assert "helper_cheat" in verdict.reason and "skip_proof" in verdict.reason
+    # the clean target must not reach the library either
+    assert verdict.verified_blocks() == ()
+
+
+def test_an_oracle_the_user_trusts_is_accepted_and_named_in_the_verdict() -> None:
+    rec = _load("eval_oracle")
+    assert not _replay(rec).verified
+    verdict = _replay(rec, trusted_oracles=("holds_by_evaluation",))
+    assert verdict.verified, verdict.reason
+    assert verdict.trusted_oracles == ("holds_by_evaluation",)
+
+
+def test_trusting_another_oracle_does_not_excuse_sorry() -> None:
+    verdict = _replay(_load("sorry_in_unused_helper"), trusted_oracles=("holds_by_evaluation",))
+    assert verdict.failure is FailureKind.ORACLE
+
+
+def test_skip_proof_can_never_be_listed_as_trusted() -> None:
+    with pytest.raises(ConfigError, match="skip_proof"):
+        load_settings(overrides={"isabelle.trusted_oracles": ["skip_proof"]}, environ={}, cwd=Path("/nonexistent"))

@@ -35,6 +35,7 @@ from lego_prover.isabelle.theory import (
     TheoryHeader,
     assemble_theory,
     parse_header,
+    shift_block,
     split_blocks,
 )
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
@@ -94,6 +95,18 @@ class CheckerProtocol(Protocol):
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict: ...
 
 
+def _as_written(rechecked: Sequence[Block], written: Sequence[Block]) -> tuple[Block, ...]:
+    """The blocks the final guard re-read, carrying the line numbers of the text as written.
+
+    The final guard reads the blocks joined by blank lines, so its line numbers are those of
+    the joined text; errors must point into the user's (or the LLM's) own text.
+    """
+    if len(rechecked) != len(written):
+        return tuple(rechecked)
+    return tuple(shift_block(r, w.start_line - r.start_line) if r.text == w.text else r
+                 for r, w in zip(rechecked, written, strict=True))
+
+
 class Checker:
     def __init__(self, pool: SessionPool, settings: IsabelleSettings, *, work_dir: Path | None = None) -> None:
         self._pool = pool
@@ -133,18 +146,20 @@ class Checker:
         final = SoundnessGuard(gctx, allow_placeholders=False).check(final_body)
         if not final.ok:
             return self._guard_verdict(final, context, started)
-        submission = await self.submit(self.assemble(final.blocks, context))
+        checked = _as_written(final.blocks, blocks)
+        submission = await self.submit(self.assemble(checked, context))
         verdict = submission.verdict
         if repair and self._settings.repair_failing_by and verdict.failure is FailureKind.TACTIC:
             sites = failing_by_sites(submission.assembled, verdict)
             if sites:
-                outcome = await Repairer(self, self._settings).repair(final.blocks, context, extra_sites=sites)
+                outcome = await Repairer(self, self._settings).repair(checked, context, extra_sites=sites)
                 if not outcome.unresolved:
                     repairs += outcome.log
                     again = SoundnessGuard(gctx, allow_placeholders=False).check(
                         "\n\n".join(b.text for b in outcome.blocks))
                     if again.ok:
-                        verdict = (await self.submit(self.assemble(again.blocks, context))).verdict
+                        verdict = (await self.submit(self.assemble(_as_written(again.blocks, outcome.blocks),
+                                                                   context))).verdict
         return replace(verdict, elapsed_s=time.monotonic() - started, repairs=repairs)
 
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:
@@ -207,7 +222,8 @@ class Checker:
                 self._pool.purge_later(worker, check_dir, [assembled.name],
                                        then=lambda: shutil.rmtree(check_dir, ignore_errors=True))
         verdict = decide(assembled, finished=reply.finished, payload=reply.payload, isabelle=self.isabelle,
-                         session=self.session, elapsed_s=time.monotonic() - started)
+                         session=self.session, elapsed_s=time.monotonic() - started,
+                         trusted_oracles=self._settings.trusted_oracles)
         return Submission(assembled, reply, verdict)
 
     def _guard_verdict(self, result: GuardResult, context: TheoryContext, started: float) -> Verdict:

@@ -27,12 +27,20 @@ from lego_prover.isabelle.keywords import (
     FORBIDDEN_WORDS,
     GOAL_COMMANDS,
     HARMLESS_CONTROL_SYMBOLS,
+    IMPLIED_IMPORTS,
     ML_PREFIXES,
     PROOF_COMMANDS,
 )
 from lego_prover.isabelle.lexer import LexError, Token, TokenKind, describe_lex_error, tokenize
 from lego_prover.isabelle.symbols import normalize_unicode
-from lego_prover.isabelle.theory import Block, BlockKind, command_spans, parse_header, split_blocks
+from lego_prover.isabelle.theory import (
+    Block,
+    BlockKind,
+    command_spans,
+    parse_header,
+    shift_block,
+    split_blocks,
+)
 
 PLACEHOLDER_COMMANDS = frozenset({"sledgehammer", "try0"})
 
@@ -81,7 +89,7 @@ class GuardContext:
 @dataclass(frozen=True)
 class GuardResult:
     text: str                                # the normalised body (no header, no end)
-    blocks: tuple[Block, ...]
+    blocks: tuple[Block, ...]                # line numbers are those of the text as written
     rejections: tuple[Rejection, ...] = field(default_factory=tuple)
 
     @property
@@ -113,6 +121,21 @@ def _unquote(name: str) -> str:
     return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
+def canonical_import(name: str) -> str:
+    """``"HOL.Main"`` -> ``Main``: quotes dropped, HOL's own theories by their plain name."""
+    plain = _unquote(name.strip())
+    return plain[len("HOL."):] if plain.startswith("HOL.") and plain != "HOL.HOL" else (
+        "HOL" if plain == "HOL.HOL" else plain)
+
+
+def available_imports(imports: Sequence[str]) -> frozenset[str]:
+    """Every theory name a header may import when the checked theory imports ``imports``."""
+    names = {canonical_import(i) for i in imports}
+    for name in list(names):
+        names |= IMPLIED_IMPORTS.get(name, frozenset())
+    return frozenset(names)
+
+
 class SoundnessGuard:
     """Checks LLM text against the soundness rules; never talks to Isabelle."""
 
@@ -134,8 +157,10 @@ class SoundnessGuard:
         rejections.extend(self._token_rules(text, body_tokens))
         body = self._strip_end(body, rejections, line_offset=_line(text, body_offset) - 1)
         rejections.extend(self._command_rules(body, line_offset=_line(text, body_offset) - 1))
-        blocks = tuple(split_blocks(body)) if not any(r.code is RejectionCode.MALFORMED for r in rejections) else ()
-        rejections.extend(self._block_rules(blocks, line_offset=_line(text, body_offset) - 1))
+        line_offset = _line(text, body_offset) - 1
+        blocks = (tuple(shift_block(b, line_offset) for b in split_blocks(body))
+                  if not any(r.code is RejectionCode.MALFORMED for r in rejections) else ())
+        rejections.extend(self._block_rules(blocks))
         return GuardResult(body.strip("\n"), blocks, tuple(_dedupe(rejections)))
 
     def check_preamble(self, raw_text: str) -> tuple[Rejection, ...]:
@@ -160,14 +185,16 @@ class SoundnessGuard:
         except ValueError as exc:
             out.append(Rejection(RejectionCode.MALFORMED, f"broken theory header: {exc}", 1))
             return text[first.end:], first.end
-        ours = {_unquote(i) for i in self._ctx.imports}
-        theirs = {_unquote(i) for i in header.imports}
-        if ours and theirs != ours:
-            extra = sorted(theirs - ours)
-            missing = sorted(ours - theirs)
-            out.append(Rejection(RejectionCode.IMPORTS_CHANGED,
-                                 f"the theory header changes the imports (added {extra or 'none'}, "
-                                 f"removed {missing or 'none'}); imports are fixed by lego-prover", 1))
+        if self._ctx.imports:
+            allowed = available_imports(self._ctx.imports)
+            unknown = [_unquote(i) for i in header.imports if canonical_import(i) not in allowed]
+            if unknown:
+                out.append(Rejection(RejectionCode.IMPORTS_CHANGED,
+                                     f"the theory header imports {', '.join(unknown)}, which this session does "
+                                     f"not provide; a header may import only what lego-prover loads: "
+                                     f"{' '.join(_unquote(i) for i in self._ctx.imports)} (or less)",
+                                     _line(text, first.start)))
+        # whatever the header says, the checked theory gets our header
         return text[end:], end
 
     def _strip_end(self, body: str, out: list[Rejection], *, line_offset: int) -> str:
@@ -243,13 +270,13 @@ class SoundnessGuard:
                                  f"proof command '{spans[0].command}' before any lemma", spans[0].start_line + line_offset))
         return out
 
-    def _block_rules(self, blocks: Sequence[Block], *, line_offset: int) -> list[Rejection]:
+    def _block_rules(self, blocks: Sequence[Block]) -> list[Rejection]:
         out: list[Rejection] = []
         target = self._ctx.target
         seen: dict[str, int] = {}
         target_blocks: list[Block] = []
         for block in blocks:
-            line = block.start_line + line_offset
+            line = block.start_line
             if block.name is None:
                 continue
             if block.name in seen:
@@ -269,14 +296,14 @@ class SoundnessGuard:
             return out
         for extra in target_blocks[1:]:
             out.append(Rejection(RejectionCode.NAME_CLASH,
-                                 f"a second block is named like the theorem '{target}'", extra.start_line + line_offset))
+                                 f"a second block is named like the theorem '{target}'", extra.start_line))
         if self._ctx.statement is not None:
             given = normalize_statement(self._ctx.statement)
             written = normalize_statement(goals[0].statement)
             if given != written:
                 out.append(Rejection(RejectionCode.STATEMENT_CHANGED,
                                      f"the statement of '{target}' differs from the given formal statement",
-                                     goals[0].start_line + line_offset))
+                                     goals[0].start_line))
         return out
 
 

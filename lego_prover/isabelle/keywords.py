@@ -97,3 +97,12 @@ HARMLESS_CONTROL_SYMBOLS = frozenset({
     "\\<^sub>", "\\<^sup>", "\\<^isub>", "\\<^isup>", "\\<^bsub>", "\\<^esub>",
     "\\<^bsup>", "\\<^esup>", "\\<^bold>", "\\<^emph>",
 })
+
+# Theories that an import of the key already loads: a proof file whose header names one of
+# these asks for nothing our header does not give it. (Session-qualified names of HOL's
+# own theories, e.g. `HOL.Main`, are reduced to the plain name before the lookup.)
+IMPLIED_IMPORTS: dict[str, frozenset[str]] = {
+    "Complex_Main": frozenset({"Main", "HOL", "Pure", "Real", "Complex", "Transcendental", "Rat"}),
+    "Main": frozenset({"HOL", "Pure"}),
+    "HOL": frozenset({"Pure"}),
+}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from lego_prover.config import IsabelleSettings
 from lego_prover.isabelle.guard import PLACEHOLDER_COMMANDS
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
-from lego_prover.isabelle.theory import AssembledTheory, Block, Span, split_blocks
+from lego_prover.isabelle.theory import AssembledTheory, Block, Span, shift_block, split_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> 
             span: Span = block.spans[si]
             text = text[:span.start] + new + text[span.end:]
         (reparsed,) = split_blocks(text)
-        out.append(reparsed)
+        out.append(shift_block(reparsed, block.start_line - 1))  # keep the lines of the text as written
     return tuple(out)
 
 
@@ -143,8 +143,8 @@ class Repairer:
         verdict = submission.verdict
         if any(e.index is not None and start <= e.index < end for e in verdict.errors):
             return False
-        if any(e.index is None and e.block_index is not None and e.line is not None
-               and submission.assembled.text.count("\n", 0, start) + 1 == e.line for e in verdict.errors):
+        if any(e.index is None and e.block_index is not None and e.theory_line is not None
+               and submission.assembled.text.count("\n", 0, start) + 1 == e.theory_line for e in verdict.errors):
             return False
         # a candidate that is still running when the limit hits did not close its step
         return verdict.failure is not FailureKind.TIMEOUT

@@ -254,6 +254,11 @@ def _strip_leading_blanks(text: str) -> str:
     return ""
 
 
+def shift_block(block: Block, lines: int) -> Block:
+    """The block with its line numbers moved down by ``lines`` (to the coordinates of a larger text)."""
+    return _shift(block, lines)
+
+
 def _shift(block: Block, lines: int) -> Block:
     if not lines:
         return block
@@ -277,6 +282,7 @@ class MappedBlock:
     start: int                # char index in the assembled text
     end: int
     steps: tuple[Span, ...]   # absolute char and line positions
+    source_line: int | None = None  # body blocks: where the block starts in the text as written
 
 
 @dataclass(frozen=True)
@@ -337,7 +343,8 @@ def assemble_theory(
     parts: list[str] = [header.render(), ""]
     mapped: list[MappedBlock] = []
 
-    def add(text: str, *, name: str | None, kind: BlockKind, origin: str, spans: Sequence[Span]) -> None:
+    def add(text: str, *, name: str | None, kind: BlockKind, origin: str, spans: Sequence[Span],
+            source_line: int | None = None) -> None:
         # every piece starts on its own line, separated by one blank line
         parts.append(text)
         assembled_so_far = "\n".join(parts)
@@ -350,14 +357,15 @@ def assemble_theory(
             for s in spans
         )
         mapped.append(MappedBlock(len(mapped), name, kind, origin, start_line, end_line,
-                                  start, start + len(text), steps))
+                                  start, start + len(text), steps, source_line))
         parts.append("")
 
     if preamble.strip():
         for block in split_blocks(preamble.strip()):
             add(block.text, name=block.name, kind=block.kind, origin="preamble", spans=block.spans)
     for block in blocks:
-        add(block.text, name=block.name, kind=block.kind, origin="body", spans=block.spans)
+        add(block.text, name=block.name, kind=block.kind, origin="body", spans=block.spans,
+            source_line=block.start_line)
     oracle_lines: dict[str, int] = {}
     for name in oracle_checks:
         line_text = f"thm_oracles {name}"

@@ -2,15 +2,20 @@
 
 A theory is verified only when all of these hold (engineering note, section 3.3):
 the reply is FINISHED with ``ok``; every node is consolidated with failed = running =
-unprocessed = 0 and not canceled; no error message; the ``thm_oracles`` report of the
-target exists and names no oracle; the target theorem exists.
+unprocessed = 0 and not canceled; no error message; the target theorem exists and its
+``thm_oracles`` report was read; and **no lemma of the submission** depends on an oracle
+the user did not list as trusted (``isabelle.trusted_oracles``, empty by default).
+
+The last rule is defence in depth: a ``sorry`` in a helper that the target never uses
+still fails the whole submission (failure ``oracle``), and then no lemma of it counts as
+verified, so none can enter the skill library.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -31,14 +36,22 @@ class FailureKind(StrEnum):
 
 @dataclass(frozen=True)
 class ErrorReport:
+    """One Isabelle error, placed in the text as the user or the LLM wrote it.
+
+    ``line`` counts lines of that text (the file given to ``check``, the LLM's proof);
+    ``theory_line`` and ``index`` are positions in the theory Isabelle actually checked
+    (our header, preamble and ``thm_oracles`` lines around it).
+    """
+
     message: str
-    line: int | None
+    line: int | None                 # line in the text as written; None: not in it (preamble, header)
     block: str | None                # block name, or None
     block_index: int | None
     step: str | None                 # text of the failing command
     goal: str | None                 # goal text when Isabelle printed one
     kind: FailureKind
     index: int | None = None         # character index in the checked theory
+    theory_line: int | None = None   # line in the checked theory
 
     def short(self) -> str:
         where = f"line {self.line}" if self.line else "no position"
@@ -73,6 +86,7 @@ class Verdict:
     session: str = ""
     elapsed_s: float = 0.0
     repairs: tuple[str, ...] = field(default_factory=tuple)
+    trusted_oracles: tuple[str, ...] = ()   # trusted oracles the checked text relied on
 
     @property
     def first_error(self) -> ErrorReport | None:
@@ -183,14 +197,21 @@ def decide(
     isabelle: str = "",
     session: str = "",
     elapsed_s: float = 0.0,
+    trusted_oracles: Collection[str] = (),
 ) -> Verdict:
-    """The verdict for one ``use_theories`` reply about ``assembled``."""
+    """The verdict for one ``use_theories`` reply about ``assembled``.
+
+    ``trusted_oracles`` are oracle names the user chose to accept (never by default); a
+    verdict that relied on one lists it in ``Verdict.trusted_oracles``.
+    """
     file_name = f"{assembled.name}.thy"
+    trusted = frozenset(trusted_oracles)
 
     def verdict(failure: FailureKind | None, reason: str, blocks: tuple[BlockVerdict, ...] = (),
                 errors: tuple[ErrorReport, ...] = ()) -> Verdict:
+        relied = tuple(sorted({o for b in blocks for o in (b.oracles or ()) if o in trusted}))
         return Verdict(failure is None, failure, reason, assembled.name, assembled.text, assembled.target,
-                       blocks, errors, isabelle, session, elapsed_s)
+                       blocks, errors, isabelle, session, elapsed_s, trusted_oracles=relied)
 
     if not finished:
         return verdict(FailureKind.SERVER, f"Isabelle task failed: {payload.get('message') or 'task failed'}")
@@ -211,10 +232,10 @@ def decide(
                 name = oracle_line_to_name[line]
                 target_block = smap.by_name(name)
                 block = target_block or block
-            errors.append(ErrorReport(text, line, block.name if block else None,
+            errors.append(ErrorReport(text, _source_line(block, line), block.name if block else None,
                                       block.index if block else None, step,
                                       goal_m.group(1).strip() if goal_m else None,
-                                      classify_error(text), char))
+                                      classify_error(text), char, line))
         elif kind in ("writeln", "information", None) and line in oracle_line_to_name:
             oracles = parse_oracles(text)
             if oracles is not None:
@@ -222,9 +243,14 @@ def decide(
 
     # the first error of each block is its root cause; later ones are usually cascades
     errors.sort(key=lambda e: (e.block_index if e.block_index is not None else 10**9,
-                               e.index if e.index is not None else 0, e.line or 0))
+                               e.index if e.index is not None else 0, e.theory_line or 0))
 
-    blocks = _block_verdicts(assembled, errors, oracle_reports)
+    blocks = _block_verdicts(assembled, errors, oracle_reports, trusted)
+    cheats = [(b.name, untrusted) for b in blocks
+              if (untrusted := tuple(o for o in (b.oracles or ()) if o not in trusted))]
+    if cheats:
+        # one oracle anywhere taints the submission: nothing of it counts as verified
+        blocks = tuple(replace(b, verified=False) for b in blocks)
     status_problems = [p for p in (_status_problem(n) for n in payload.get("nodes") or []) if p]
     nodes_ok = bool(payload.get("ok")) and not status_problems and bool(payload.get("nodes"))
     target = assembled.target
@@ -237,22 +263,36 @@ def decide(
         kind = FailureKind.TIMEOUT if timed_out else FailureKind.SERVER
         detail = "; ".join(status_problems) or "no nodes in the reply"
         return verdict(kind, f"theory did not finish checking ({detail})", blocks)
+    if cheats:
+        name, oracles = cheats[0]
+        others = f" (and {len(cheats) - 1} more lemma(s))" if len(cheats) > 1 else ""
+        return verdict(FailureKind.ORACLE,
+                       f"'{name}' depends on oracles: {', '.join(oracles)}{others}; a submission with an "
+                       "oracle anywhere is not verified (isabelle.trusted_oracles lists the ones you accept)",
+                       blocks)
     if target is not None:
         if target_verdict is None:
             return verdict(FailureKind.MISSING_TARGET, f"no theorem named '{target}'", blocks)
         if target_verdict.oracles is None:
             return verdict(FailureKind.ORACLE,
                            f"no readable thm_oracles report for '{target}'; not accepted", blocks)
-        if target_verdict.oracles:
-            return verdict(FailureKind.ORACLE,
-                           f"'{target}' depends on oracles: {', '.join(target_verdict.oracles)}", blocks)
         if not target_verdict.verified:
             return verdict(FailureKind.TACTIC, f"'{target}' depends on a lemma that did not verify", blocks)
     return verdict(None, "verified", blocks)
 
 
+def _source_line(block: MappedBlock | None, theory_line: int | None) -> int | None:
+    """A line of the checked theory in the coordinates of the text as written."""
+    if block is None or block.source_line is None:
+        return None
+    if theory_line is None or not block.start_line <= theory_line <= block.end_line:
+        return block.source_line  # e.g. a thm_oracles error moved to its lemma
+    return block.source_line + theory_line - block.start_line
+
+
 def _block_verdicts(assembled: AssembledTheory, errors: Sequence[ErrorReport],
-                    oracle_reports: Mapping[int, tuple[str, ...]]) -> tuple[BlockVerdict, ...]:
+                    oracle_reports: Mapping[int, tuple[str, ...]], trusted: frozenset[str]
+                    ) -> tuple[BlockVerdict, ...]:
     smap = assembled.source_map
     lemma_blocks = [b for b in smap.blocks if b.origin != "check"]
     names = {b.name for b in lemma_blocks if b.name}
@@ -270,7 +310,7 @@ def _block_verdicts(assembled: AssembledTheory, errors: Sequence[ErrorReport],
             ok = not own
             preamble_ok = preamble_ok and ok
         elif block.kind is BlockKind.LEMMA:
-            ok = (preamble_ok and not own and oracles is not None and not oracles
+            ok = (preamble_ok and not own and oracles is not None and set(oracles) <= trusted
                   and all(d in verified_names for d in deps))
         else:
             ok = preamble_ok and not own and all(d in verified_names for d in deps)

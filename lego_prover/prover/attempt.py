@@ -77,6 +77,7 @@ class AttemptRecord:
     started_at: str
     finished_at: str
     crash: str = ""                      # a bug of ours, with its traceback: recorded, never lost
+    trusted_oracles: list[str] = field(default_factory=list)  # oracles the user trusts that the proof relied on
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,7 +148,8 @@ class Prover:
             completion_tokens=sum(c.completion_tokens for c in trace.calls), cost_usd=round(trace.cost, 6),
             llm_s=round(trace.llm_s, 3), check_s=round(trace.check_s, 3),
             total_s=round(time.monotonic() - started, 3), isabelle=verdict.isabelle if verdict else "",
-            session=verdict.session if verdict else "", started_at=started_at, finished_at=now_iso(), crash=crash)
+            session=verdict.session if verdict else "", started_at=started_at, finished_at=now_iso(), crash=crash,
+            trusted_oracles=list(verdict.trusted_oracles) if verdict and verdict.verified else [])
 
     # ------------------------------------------------------------------ steps
 
@@ -288,7 +290,7 @@ class Prover:
 
 def _error_json(err: Any) -> dict[str, Any]:
     return {"message": err.message, "line": err.line, "block": err.block, "step": err.step, "goal": err.goal,
-            "kind": err.kind.value}
+            "kind": err.kind.value, "theory_line": err.theory_line}
 
 
 def _errors_text(verdict: Verdict) -> str:

@@ -108,6 +108,11 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
               f"{summary['skills_added_by_evolver']} by the evolver ({summary['evolver_steps']} steps, "
               f"{summary['requests_solved_by_evolver']} requests proved)",
               ""]
+    trusting = summary.get("solved_relying_on_trusted_oracles") or []
+    if trusting:
+        lines += [f"> {len(trusting)} solved problem(s) relied on oracles you listed as trusted "
+                  f"(isabelle.trusted_oracles): {', '.join(trusting)}. Isabelle did not prove them from "
+                  "first principles alone.", ""]
     if summary.get("stopped_by_budget"):
         lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
     lines += ["## pass@k", "", "| k | solved | rate |", "|---:|---:|---:|"]

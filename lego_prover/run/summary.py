@@ -27,6 +27,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
             "completion_tokens": sum(r.completion_tokens for r in records),
             "cost_usd": round(sum(r.cost_usd for r in records), 6),
             "used_skills": [u["name"] for u in first.skills_used] if first else [],
+            "trusted_oracles": list(first.trusted_oracles) if first else [],
             "source": (sources or {}).get(name, ""),
             "failures": dict(_count(r.failure or "solved" for r in records)),
         }
@@ -52,6 +53,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "tokens_per_solved": round(tokens / len(solved)) if solved else None,
         "cost_per_solved_usd": round(cost / len(solved), 6) if solved else None,
         "solved_using_retrieved_skills": len(reuse),
+        "solved_relying_on_trusted_oracles": sorted(n for n in solved if per_problem[n]["trusted_oracles"]),
         "reuse_share": round(len(reuse) / len(solved), 4) if solved else None,
         "skills_added_by_prover": sum(len(r.skills_added) for r in attempts),
         "evolver_steps": len(evolver_steps),
