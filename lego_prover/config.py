@@ -86,6 +86,7 @@ class IsabelleSettings(_Section):
     sledgehammer_provers: str = Field("", description="space-separated prover names; empty = the provers this Isabelle has (its own default)")
     trusted_oracles: list[str] = Field(default_factory=list, description="oracles whose use you accept (e.g. holds_by_evaluation); never skip_proof. Results that rely on one say so")
     start_timeout_s: float = Field(120.0, gt=0, description="server banner + session start")
+    session_stop_timeout_s: float = Field(30.0, gt=0, description="a session that does not stop in time gets its server restarted")
 
     @field_validator("trusted_oracles")
     @classmethod

@@ -32,9 +32,9 @@ def check_isabelle(settings: Settings) -> list[Finding]:
     findings = []
     try:
         version = asyncio.run(isabelle_version(exe))
-        findings.append(Finding("Isabelle", True, f"{version} at {exe}"))
     except LegoProverError as exc:
         return [Finding("Isabelle", False, f"{exe} does not run", str(exc))]
+    findings.extend(check_release(version, exe))
     session = settings.isabelle.session
     heap = _find_heap(exe, session)
     if heap:
@@ -43,7 +43,65 @@ def check_isabelle(settings: Settings) -> list[Finding]:
         findings.append(Finding(f"session heap {session}", False, "not built yet",
                                 f"run 'isabelle build -b {session}' once (it takes a while), "
                                 "or let the first check build it"))
+    findings.extend(check_provers(_getenv(exe, list(_prover_settings())), settings.isabelle.sledgehammer_provers))
     return findings
+
+
+def check_release(version: str, exe: Path) -> list[Finding]:
+    """The version, whether we support it, and what no real server of it has confirmed."""
+    from lego_prover.isabelle.versions import MINIMUM_YEAR, Release
+
+    release = Release.parse(version)
+    if release is None:
+        return [Finding("Isabelle", True, f"{version} at {exe}: not a release name; "
+                        "every version-dependent behaviour is unconfirmed for it")]
+    if not release.supported:
+        return [Finding("Isabelle", False, f"{release.name} at {exe}",
+                        f"lego-prover needs Isabelle{MINIMUM_YEAR} or newer; install a newer release")]
+    findings = [Finding("Isabelle", True, f"{release.name} at {exe}")]
+    unconfirmed = release.unconfirmed()
+    if unconfirmed:
+        findings.append(Finding(f"confirmed on {release.name}", True,
+                                f"not yet confirmed against a real {release.name}: {'; '.join(unconfirmed)} "
+                                "(run `pytest -m isabelle` to confirm them)"))
+    return findings
+
+
+def check_provers(environment: dict[str, str], configured: str) -> list[Finding]:
+    """Sledgehammer provers this installation has, and whether the configured ones are among them."""
+    from lego_prover.isabelle.versions import installed_provers
+
+    have = installed_provers(environment)
+    if not configured.strip():
+        return [Finding("Sledgehammer provers", bool(have),
+                        f"{' '.join(have) or 'none installed'} (Isabelle's default: the installed ones)",
+                        "" if have else "install Isabelle's prover components (E, Z3, CVC4/cvc5, Vampire) "
+                                        "or set isabelle.sledgehammer = false")]
+    missing = [p for p in configured.split() if p not in have]
+    if missing:
+        return [Finding("Sledgehammer provers", False,
+                        f"configured {configured!r}, but this Isabelle has no {', '.join(missing)} "
+                        "(Sledgehammer then fails as a whole)",
+                        f"set isabelle.sledgehammer_provers to a subset of {' '.join(have) or '(none)'}, "
+                        "or to \"\" for Isabelle's default")]
+    return [Finding("Sledgehammer provers", True, f"{configured} (installed: {' '.join(have)})")]
+
+
+def _prover_settings() -> list[str]:
+    from lego_prover.isabelle.versions import PROVER_SETTINGS
+
+    return sorted({name for names in PROVER_SETTINGS.values() for name in names})
+
+
+def _getenv(exe: Path, names: list[str]) -> dict[str, str]:
+    """``isabelle getenv NAME...`` as a dict (empty on any failure)."""
+    try:
+        out = subprocess.run([str(exe), "getenv", *names], capture_output=True, text=True, timeout=60,
+                             check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    pairs = (line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
 
 
 def _find_heap(exe: Path, session: str) -> Path | None:

@@ -228,3 +228,61 @@ async def test_cancelling_a_run_shuts_the_sessions_down(tmp_path: Path, script: 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(fake_server.state.stopped_sessions) == 2
+
+
+async def test_a_runaway_tactic_does_not_poison_the_checks_after_it(tmp_path: Path, script: Script,
+                                                                    fake_server: FakeIsabelleServer) -> None:
+    """Scripted as a real Isabelle2020 behaved: the runaway keeps its session busy until stopped."""
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=1, checks_per_worker=2, sledgehammer=False, check_limit_s=1)
+    script.queue.append(replies.runaway())
+    script.default = replies.verified()
+    async with SessionPool(settings) as pool:
+        checker = Checker(pool, settings)
+        assert (await checker.check(PROOF, CONTEXT)).failure is FailureKind.TIMEOUT
+        later = [await checker.check(PROOF, CONTEXT) for _ in range(20)]
+        assert pool.restarts == ["a check hit its limit while a command was still running"]
+    assert [v.verified for v in later] == [True] * 20, [v.reason for v in later if not v.verified]
+    runaway_session = next(c[1]["session_id"] for c in fake_server.state.commands if c[0] == "use_theories")
+    assert runaway_session in fake_server.state.stopped_sessions
+
+
+async def test_without_the_restart_a_runaway_would_time_out_every_later_check(
+        tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
+    """The scripted behaviour the pool defends against, shown on a bare connection."""
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=1, sledgehammer=False, check_limit_s=1)
+    script.queue.append(replies.runaway())
+    script.default = replies.verified()
+    async with SessionPool(settings) as pool:
+        checker = Checker(pool, settings)
+        async with pool.worker() as worker:
+            loop = checker.assemble(SoundnessGuard(CONTEXT.guard_context()).check(PROOF).blocks, CONTEXT)
+            (tmp_path / "t").mkdir()
+            (tmp_path / "t" / f"{loop.name}.thy").write_text(loop.text)
+            await worker.use_theories(tmp_path / "t", [loop.name], settings=settings)
+            again = await worker.use_theories(tmp_path / "t", [loop.name], settings=settings)
+            assert worker.poisoned
+        assert again.payload["nodes"][0]["status"]["unprocessed"] > 0
+
+
+async def test_a_check_sharing_a_poisoned_session_finishes_before_the_restart(
+        tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
+    import asyncio
+
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=1, checks_per_worker=2, sledgehammer=False, check_limit_s=1)
+    slow = replies.verified()
+    slow.delay_s = 0.5
+    script.by_marker["SLOW"] = slow
+    script.queue.append(replies.runaway())
+    script.default = replies.verified()
+    async with SessionPool(settings) as pool:
+        checker = Checker(pool, settings)
+        slow_check = asyncio.create_task(checker.check(PROOF.replace("by simp", "(* SLOW *) by simp"), CONTEXT))
+        await asyncio.sleep(0.1)
+        runaway = await checker.check(PROOF, CONTEXT)
+        verdicts = await asyncio.gather(slow_check, *(checker.check(PROOF, CONTEXT) for _ in range(4)))
+    assert runaway.failure is FailureKind.TIMEOUT
+    assert all(v.verified for v in verdicts), [v.reason for v in verdicts]
+    assert len(pool.restarts) == 1

@@ -12,21 +12,23 @@ never accepted: the checker runs the guard and a whole check on the final text.
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.isabelle.guard import PLACEHOLDER_COMMANDS
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
 from lego_prover.isabelle.theory import AssembledTheory, Block, Span, shift_block, split_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict
+from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledgehammer_call
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lego_prover.isabelle.checker import Checker, Submission, TheoryContext
 
-_TRY_THIS_RE = re.compile(r"Try this:\s*(.+?)\s*\(\s*[\d.]+\s*m?s\s*\)", re.S)
 
 
 @dataclass(frozen=True)
@@ -151,20 +153,39 @@ class Repairer:
 
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
                             context: TheoryContext) -> str | None:
-        timeout = int(self._settings.sledgehammer_timeout_s)
-        call = f'sledgehammer [timeout = {timeout}, provers = "{self._settings.sledgehammer_provers}"] sorry'
+        call = sledgehammer_call(self._settings.sledgehammer_timeout_s, self._settings.sledgehammer_provers)
         submission, start, end = await self._submit_variant(
             blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15)
         if submission.reply is None:
             return None
-        index = SymbolIndex(submission.assembled.text)
-        for node in submission.reply.payload.get("nodes") or []:
-            for msg in node.get("messages") or []:
-                pos = msg.get("pos") or {}
-                off = pos.get("offset")
-                if isinstance(off, int) and not start <= index.char_index(off) < end:
-                    continue
-                m = _TRY_THIS_RE.search(decode_symbols(str(msg.get("message") or "")))
-                if m:
-                    return " ".join(m.group(1).split())
-        return None
+        answer = read_sledgehammer(submission.reply.payload, submission.assembled.text, start, end)
+        if answer.missing_prover:  # the whole call failed: say so instead of silently losing the last resort
+            log.warning("Sledgehammer failed: this Isabelle has no prover %r; fix isabelle.sledgehammer_provers "
+                        "(empty = the provers it has; `lego-prover doctor` lists them)", answer.missing_prover)
+        return answer.proof
+
+
+@dataclass(frozen=True)
+class SledgehammerAnswer:
+    proof: str | None = None            # the first "Try this:" proof
+    missing_prover: str | None = None   # "No such prover: NAME": the call failed as a whole
+
+
+def read_sledgehammer(payload: dict[str, Any], theory_text: str, start: int, end: int) -> SledgehammerAnswer:
+    """What Sledgehammer said at the call spanning ``theory_text[start:end]``."""
+    index = SymbolIndex(theory_text)
+    missing = None
+    for node in payload.get("nodes") or []:
+        for msg in node.get("messages") or []:
+            pos = msg.get("pos") or {}
+            off = pos.get("offset")
+            if isinstance(off, int) and not start <= index.char_index(off) < end:
+                continue
+            text = decode_symbols(str(msg.get("message") or ""))
+            found = TRY_THIS_RE.search(text)
+            if found:
+                return SledgehammerAnswer(" ".join(found.group(1).split()))
+            unknown = NO_SUCH_PROVER_RE.search(text)
+            if unknown:
+                missing = unknown.group(1)
+    return SledgehammerAnswer(None, missing)

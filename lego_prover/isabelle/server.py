@@ -25,7 +25,7 @@ from lego_prover.isabelle.client import IsabelleConnection
 from lego_prover.isabelle.protocol import Banner, ProtocolError, parse_banner
 
 INSTALL_HINT = (
-    "install Isabelle2022 or newer from https://isabelle.in.tum.de/installation.html and "
+    "install Isabelle2020 or newer (the newest release is best) from https://isabelle.in.tum.de/installation.html and "
     "set ISABELLE_HOME to its folder (or put its bin/ on PATH, or set isabelle.home in lego-prover.toml)"
 )
 

@@ -5,6 +5,13 @@ starts ``workers`` sessions, each on its own connection, and lends them out for 
 It recycles a session after ``recycle_after`` checks or when the server's memory grows,
 restarts a dead server or session, and shuts everything down on exit.
 
+A check that hit its limit while a tactic was still running poisons its session: a real
+server keeps running the runaway tactic after ``use_theories`` returns (purging and
+cancelling do not stop it), and every later check in that session then times out. Such a
+worker is taken out of rotation at once and gets a fresh session (``session_stop`` ends
+the runaway with its ML process); if the stop does not finish, the server we own is
+restarted. A timed-out check therefore leaves the pool as healthy as it was.
+
 Usage::
 
     async with SessionPool(settings.isabelle) as pool:
@@ -17,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,13 +34,14 @@ from filelock import FileLock, Timeout
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
-from lego_prover.isabelle.client import ConnectionLost, IsabelleConnection, TaskReply
+from lego_prover.isabelle.client import ConnectionLost, IsabelleConnection, TaskReply, TaskTimeout
 from lego_prover.isabelle.server import (
     IsabelleServer,
     ServerAddress,
     find_isabelle,
     process_tree_rss_bytes,
 )
+from lego_prover.isabelle.versions import session_options
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,8 @@ class Worker:
     checks: int = 0
     in_flight: int = 0
     retiring: bool = False
+    poisoned: str = ""        # why this session must not take more checks (a runaway tactic)
+    restarting: bool = False
 
     async def use_theories(self, master_dir: Path, theories: list[str], *, settings: IsabelleSettings,
                            deadline_s: float | None = None, check_limit_s: float | None = None) -> TaskReply:
@@ -66,7 +76,25 @@ class Worker:
             "unicode_symbols": False,
         }
         deadline = deadline_s if deadline_s is not None else settings.client_deadline_s
-        return await self.connection.run_task("use_theories", arg, deadline_s=deadline)
+        try:
+            reply = await self.connection.run_task("use_theories", arg, deadline_s=deadline)
+        except TaskTimeout:
+            self.poisoned = "a check ran past its client deadline"
+            raise
+        if left_running(reply):
+            self.poisoned = "a check hit its limit while a command was still running"
+        return reply
+
+
+def left_running(reply: TaskReply) -> bool:
+    """Did the check end (limit or watchdog) with commands still running or waiting?"""
+    if not reply.finished:
+        return False
+    for node in reply.payload.get("nodes") or []:
+        status = node.get("status") or {}
+        if int(status.get("running") or 0) or int(status.get("unprocessed") or 0) or not status.get("consolidated", True):
+            return True
+    return False
 
 
 class SessionPool:
@@ -88,8 +116,10 @@ class SessionPool:
         self._restart_lock = asyncio.Lock()
         self._management: IsabelleConnection | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._parked: dict[int, list[Worker]] = {}   # slots of workers being restarted
         self.isabelle_name = ""
         self.generation = 0     # bumped on every server restart
+        self.restarts: list[str] = []                # why each session or server was restarted
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -151,8 +181,7 @@ class SessionPool:
         return await self._server.connect()
 
     async def _start_session(self, worker: Worker) -> None:
-        options = [f"headless_consolidate_delay={self.settings.consolidate_delay_s}",
-                   f"threads={self.settings.threads}"]
+        options = session_options(self.settings.consolidate_delay_s, self.settings.threads)
         reply = await worker.connection.run_task(
             "session_start",
             {"session": self.settings.session, "dirs": self.settings.session_dirs, "options": options},
@@ -195,7 +224,7 @@ class SessionPool:
 
     @contextlib.asynccontextmanager
     async def worker(self) -> AsyncIterator[Worker]:
-        worker = await self._slots.get()
+        worker = await self._healthy_slot()
         worker.in_flight += 1
         try:
             yield worker
@@ -204,9 +233,44 @@ class SessionPool:
             worker.checks += 1
             if worker.checks >= self.settings.recycle_after or self._memory_high():
                 worker.retiring = True
-            if worker.retiring and worker.in_flight == 0:
-                await self._recycle(worker)
+            self._release(worker)
+
+    async def _healthy_slot(self) -> Worker:
+        """A slot of a worker that may take a check; slots of sick workers wait for their restart."""
+        while True:
+            worker = await self._slots.get()
+            if worker.poisoned or worker.retiring:
+                self._release(worker)
+                continue
+            return worker
+
+    def _release(self, worker: Worker) -> None:
+        if not (worker.poisoned or worker.retiring):
             self._slots.put_nowait(worker)
+            return
+        self._parked.setdefault(worker.index, []).append(worker)
+        if worker.in_flight == 0 and not worker.restarting:
+            # off the caller's path: its result is ready; the slots come back after the restart
+            worker.restarting = True
+            self._spawn(self._restart_worker(worker))
+
+    async def _restart_worker(self, worker: Worker) -> None:
+        try:
+            await self._recycle(worker)
+        except (IsabelleServerError, OSError) as exc:
+            # the next check on it fails and goes through recover(), which reports a dead server
+            log.warning("could not restart Isabelle session %d: %s", worker.index, exc)
+        finally:
+            worker.restarting = False
+            worker.poisoned = ""
+            worker.retiring = False
+            for slot in self._parked.pop(worker.index, []):
+                self._slots.put_nowait(slot)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _memory_high(self) -> bool:
         pid = self._server.pid if self._server is not None else None
@@ -215,29 +279,53 @@ class SessionPool:
         return process_tree_rss_bytes(pid) > self.settings.max_server_rss_gb * 2**30
 
     async def _recycle(self, worker: Worker) -> None:
-        """Give a worker a fresh session (memory and document-model growth)."""
-        log.info("recycling Isabelle session %d after %d checks", worker.index, worker.checks)
-        with contextlib.suppress(IsabelleServerError, OSError):
-            await worker.connection.run_task("session_stop", {"session_id": worker.session_id}, deadline_s=30)
+        """Give a worker a fresh session (a runaway tactic, memory and document-model growth).
+
+        A poisoned session whose stop does not finish may still run its runaway tactic, so
+        then the server we own is restarted, which ends every process it started.
+        """
+        reason = worker.poisoned or f"recycled after {worker.checks} checks"
+        log.info("restarting Isabelle session %d: %s", worker.index, reason)
+        self.restarts.append(reason)
+        stopped = False
+        try:
+            reply = await self._stop_session(worker)
+            stopped = reply.finished
+        except (IsabelleServerError, OSError) as exc:
+            log.warning("session_stop failed for Isabelle session %d: %s", worker.index, exc)
         await worker.connection.close()
+        if worker.poisoned and not stopped and self._server is not None and self._server.owned:
+            await self.recover(force=True)
+            return
         try:
             worker.connection = await self._connect()
             await self._start_session(worker)
+            worker.poisoned = ""
         except (IsabelleServerError, OSError):
             await self.recover()
 
-    async def recover(self) -> None:
+    async def _stop_session(self, worker: Worker) -> TaskReply:
+        if worker.connection.closed:  # a client deadline closed it: stop the session from a new one
+            worker.connection = await self._connect()
+        return await worker.connection.run_task("session_stop", {"session_id": worker.session_id},
+                                                deadline_s=self.settings.session_stop_timeout_s)
+
+    async def recover(self, *, force: bool = False) -> None:
         """Restart a dead server, or reconnect and restart dead sessions.
 
         Workers are updated in place, so a check that failed with a lost connection can
-        retry on the same worker object. Concurrent callers share one restart.
+        retry on the same worker object. Concurrent callers share one restart. ``force``
+        restarts a server we own even when it still answers.
         """
         generation = self.generation
         async with self._restart_lock:
             if generation != self.generation:
                 return
-            self._on_progress("Isabelle server or session died; restarting")
-            if not await self._server_answers():
+            self._on_progress("Isabelle server or session died; restarting" if not force
+                              else "restarting the Isabelle server to end a runaway session")
+            if force:
+                self.restarts.append("server restarted")
+            if force or not await self._server_answers():
                 if self._server is not None:
                     with contextlib.suppress(Exception):
                         await self._server.stop()
@@ -249,6 +337,7 @@ class SessionPool:
                 await worker.connection.close()
                 worker.connection = await self._connect()
                 await self._start_session(worker)
+                worker.poisoned = ""
             self.generation += 1
 
     async def _server_answers(self) -> bool:
@@ -285,9 +374,7 @@ class SessionPool:
                 if then is not None:
                     then()
 
-        task = asyncio.get_running_loop().create_task(purge())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._spawn(purge())
 
     async def drain(self) -> None:
         """Wait for background purges (tests and clean shutdown)."""

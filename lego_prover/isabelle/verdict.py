@@ -14,7 +14,7 @@ verified, so none can enter the skill library.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,13 @@ from typing import Any
 from lego_prover.isabelle.lexer import LexError, TokenKind, tokenize
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
 from lego_prover.isabelle.theory import AssembledTheory, BlockKind, MappedBlock
+from lego_prover.isabelle.versions import (
+    GOAL_RE,
+    ORACLES_PREFIX,
+    SYNTAX_ERROR_HEADS,
+    oracle_matches,
+    oracle_names,
+)
 
 
 class FailureKind(StrEnum):
@@ -104,13 +111,6 @@ class Verdict:
         return tuple(b for b in self.blocks if b.verified and b.origin == "body")
 
 
-_SYNTAX_HEADS = (
-    "outer syntax error", "inner syntax error", "type unification failed", "undefined fact",
-    "undefined constant", "undefined type", "bad context", "illegal application",
-    "unknown theory", "bad theory", "extra variables", "inner lexical error", "malformed",
-    "bad name", "duplicate", "undefined method", "undefined attribute", "unknown",
-)
-_GOAL_RE = re.compile(r"goal \(\d+ subgoals?\):\s*(.*)", re.S)
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*")
 
 
@@ -118,7 +118,7 @@ def classify_error(message: str) -> FailureKind:
     head = message.strip().lower()
     if "timeout" in head or "timed out" in head:
         return FailureKind.TIMEOUT
-    if any(head.startswith(h) or h in head.splitlines()[0] for h in _SYNTAX_HEADS if head):
+    if any(head.startswith(h) or h in head.splitlines()[0] for h in SYNTAX_ERROR_HEADS if head):
         return FailureKind.SYNTAX
     return FailureKind.TACTIC
 
@@ -131,10 +131,9 @@ def parse_oracles(message: str) -> tuple[str, ...] | None:
     fails closed.
     """
     text = decode_symbols(message).strip()
-    if not text.lower().startswith("oracles:"):
+    if not text.lower().startswith(ORACLES_PREFIX):
         return None
-    rest = text[len("oracles:"):]
-    return tuple(w for w in _WORD_RE.findall(rest))
+    return oracle_names(text[len(ORACLES_PREFIX):])
 
 
 def _status_problem(node: Mapping[str, Any]) -> str | None:
@@ -207,9 +206,12 @@ def decide(
     file_name = f"{assembled.name}.thy"
     trusted = frozenset(trusted_oracles)
 
+    def is_trusted(oracle: str) -> bool:
+        return any(oracle_matches(oracle, t) for t in trusted)
+
     def verdict(failure: FailureKind | None, reason: str, blocks: tuple[BlockVerdict, ...] = (),
                 errors: tuple[ErrorReport, ...] = ()) -> Verdict:
-        relied = tuple(sorted({o for b in blocks for o in (b.oracles or ()) if o in trusted}))
+        relied = tuple(sorted({o for b in blocks for o in (b.oracles or ()) if is_trusted(o)}))
         return Verdict(failure is None, failure, reason, assembled.name, assembled.text, assembled.target,
                        blocks, errors, isabelle, session, elapsed_s, trusted_oracles=relied)
 
@@ -226,7 +228,7 @@ def decide(
         text = decode_symbols(str(msg.get("message") or ""))
         line, block, step, char = _locate(assembled, index, msg.get("pos"))
         if kind == "error":
-            goal_m = _GOAL_RE.search(text)
+            goal_m = GOAL_RE.search(text)
             if block is not None and block.origin == "check" and line in oracle_line_to_name:
                 # thm_oracles on a name that does not exist: the lemma was never stored
                 name = oracle_line_to_name[line]
@@ -245,9 +247,9 @@ def decide(
     errors.sort(key=lambda e: (e.block_index if e.block_index is not None else 10**9,
                                e.index if e.index is not None else 0, e.theory_line or 0))
 
-    blocks = _block_verdicts(assembled, errors, oracle_reports, trusted)
+    blocks = _block_verdicts(assembled, errors, oracle_reports, is_trusted)
     cheats = [(b.name, untrusted) for b in blocks
-              if (untrusted := tuple(o for o in (b.oracles or ()) if o not in trusted))]
+              if (untrusted := tuple(o for o in (b.oracles or ()) if not is_trusted(o)))]
     if cheats:
         # one oracle anywhere taints the submission: nothing of it counts as verified
         blocks = tuple(replace(b, verified=False) for b in blocks)
@@ -264,10 +266,10 @@ def decide(
         detail = "; ".join(status_problems) or "no nodes in the reply"
         return verdict(kind, f"theory did not finish checking ({detail})", blocks)
     if cheats:
-        name, oracles = cheats[0]
+        cheater, oracles = cheats[0]
         others = f" (and {len(cheats) - 1} more lemma(s))" if len(cheats) > 1 else ""
         return verdict(FailureKind.ORACLE,
-                       f"'{name}' depends on oracles: {', '.join(oracles)}{others}; a submission with an "
+                       f"'{cheater or 'a block'}' depends on oracles: {', '.join(oracles)}{others}; a submission with an "
                        "oracle anywhere is not verified (isabelle.trusted_oracles lists the ones you accept)",
                        blocks)
     if target is not None:
@@ -291,7 +293,7 @@ def _source_line(block: MappedBlock | None, theory_line: int | None) -> int | No
 
 
 def _block_verdicts(assembled: AssembledTheory, errors: Sequence[ErrorReport],
-                    oracle_reports: Mapping[int, tuple[str, ...]], trusted: frozenset[str]
+                    oracle_reports: Mapping[int, tuple[str, ...]], is_trusted: Callable[[str], bool]
                     ) -> tuple[BlockVerdict, ...]:
     smap = assembled.source_map
     lemma_blocks = [b for b in smap.blocks if b.origin != "check"]
@@ -310,7 +312,7 @@ def _block_verdicts(assembled: AssembledTheory, errors: Sequence[ErrorReport],
             ok = not own
             preamble_ok = preamble_ok and ok
         elif block.kind is BlockKind.LEMMA:
-            ok = (preamble_ok and not own and oracles is not None and set(oracles) <= trusted
+            ok = (preamble_ok and not own and oracles is not None and all(map(is_trusted, oracles))
                   and all(d in verified_names for d in deps))
         else:
             ok = preamble_ok and not own and all(d in verified_names for d in deps)

@@ -55,7 +55,10 @@ class Outcome:
     ``build(submitted) -> payload`` makes the FINISHED payload (``nodes``, ``ok``,
     ``errors``); ``kind`` is one of ``finished``, ``failed``, ``hang`` (runs until
     cancelled or the connection closes), ``crash`` (the whole server dies), ``drop``
-    (this connection closes without a reply).
+    (this connection closes without a reply), ``runaway`` (replies like a check that hit
+    its limit while a tactic ran, and, as a real Isabelle2020 did, leaves that tactic
+    running in the session: every later check in the session then hits its limit with
+    unprocessed commands, until the session is stopped).
     """
 
     build: Callable[[Submitted], dict[str, Any]] | None = None
@@ -102,6 +105,7 @@ class _State:
         self.max_concurrent_use_theories = 0
         self.running_use_theories = 0
         self.dead = False
+        self.runaway_sessions: set[str] = set()     # sessions a scripted runaway tactic still occupies
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -236,6 +240,7 @@ class _Handler(socketserver.StreamRequestHandler):
             known = self.state.sessions.pop(arg["session_id"], None)
             if known:
                 self.state.stopped_sessions.append(arg["session_id"])
+                self.state.runaway_sessions.discard(arg["session_id"])
         if known is None:
             self.finish_task(task, {"kind": "error", "message": f"No session '{arg['session_id']}'"}, ok=False)
         else:
@@ -259,7 +264,20 @@ class _Handler(socketserver.StreamRequestHandler):
             self.state.max_concurrent_use_theories = max(self.state.max_concurrent_use_theories,
                                                          self.state.running_use_theories)
         try:
+            with self.state.lock:
+                occupied = arg["session_id"] in self.state.runaway_sessions
+            if occupied:  # the runaway of an earlier check holds the session: nothing gets processed
+                cancel.wait(min(2.0, float(arg.get("check_limit") or 1) * float(arg.get("check_delay") or 0.5)))
+                status = {"ok": True, "total": 5, "unprocessed": 4, "running": 0, "warned": 0, "failed": 0,
+                          "finished": 1, "canceled": False, "consolidated": False, "percentage": 20}
+                self.finish_task(task, {"ok": True, "errors": [], "nodes": [
+                    {"node_name": node, "theory_name": f"Draft.{name}", "status": status, "messages": [],
+                     "exports": []}]})
+                return
             outcome = self.state.script.pick(text)
+            if outcome.kind == "runaway":
+                with self.state.lock:
+                    self.state.runaway_sessions.add(arg["session_id"])
             self.send("NOTE " + json.dumps({"percentage": 50, "task": task, "message": f"theory Draft.{name} 50%",
                                             "kind": "writeln", "session": "", "theory": f"Draft.{name}"}))
             if outcome.kind == "crash":

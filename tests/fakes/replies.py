@@ -87,3 +87,9 @@ def try_this(proof: str) -> Outcome:
         return payload(sub, msgs, status())
 
     return Outcome(build)
+
+
+def runaway() -> Outcome:
+    """Scripted: the check limit hit while a tactic ran, and the tactic goes on running in the
+    session (what a real Isabelle2020 did with a looping ``simp only``)."""
+    return Outcome(lambda sub: payload(sub, [], status(running=1, unprocessed=3, consolidated=False)), kind="runaway")

@@ -1,0 +1,136 @@
+"""What differs between Isabelle releases, in one place.
+
+lego-prover supports Isabelle2020 and newer. Everything the checker reads from Isabelle's
+output (message wording, the ``thm_oracles`` report, Sledgehammer's answers), every prover
+name and the environment variable that says it is installed, and every server option we
+send are kept here, with the releases on which each was confirmed against a real server.
+
+Usage::
+
+    release = Release.parse("Isabelle2021-1")       # from `isabelle version` or the server welcome
+    release.supported, release.unconfirmed()         # True, ("oracle report format", ...)
+    installed_provers({"E_HOME": "/x", "Z3_SOLVER": "/y/z3"})   # ("e", "z3")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MINIMUM_YEAR = 2020
+
+# ---------------------------------------------------------------------------- releases
+
+
+@dataclass(frozen=True, order=True)
+class Release:
+    """An Isabelle release such as ``Isabelle2021-1`` (year 2021, revision 1)."""
+
+    year: int
+    revision: int = 0
+    name: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Release | None:
+        """``Isabelle2021-1``, ``Isabelle2021-1: December 2021``, a welcome's ``isabelle_name``."""
+        m = re.search(r"Isabelle(\d{4})(?:-(\d+))?", text or "")
+        if not m:
+            return None
+        revision = int(m.group(2) or 0)
+        return cls(int(m.group(1)), revision, f"Isabelle{m.group(1)}" + (f"-{revision}" if revision else ""))
+
+    @property
+    def supported(self) -> bool:
+        return self.year >= MINIMUM_YEAR
+
+    def unconfirmed(self) -> tuple[str, ...]:
+        """Behaviours the checker relies on that no real server of this release confirmed."""
+        return tuple(b for b, releases in CONFIRMED.items() if self.name not in releases)
+
+
+# Behaviour -> releases on which a real server showed it (recorded replies in
+# ../shared/isabelle and the real-Isabelle test tier). Add a release here only after
+# `pytest -m isabelle` passed on it.
+CONFIRMED: dict[str, frozenset[str]] = {
+    "oracle report format (thm_oracles)": frozenset({"Isabelle2020"}),
+    "error wording and positions": frozenset({"Isabelle2020"}),
+    "Sledgehammer 'Try this' wording": frozenset({"Isabelle2020"}),
+    "check limit and watchdog replies": frozenset({"Isabelle2020"}),
+}
+
+# ---------------------------------------------------------------------------- server options
+
+# Options sent with session_start. `headless_consolidate_delay` exists since Isabelle2019;
+# `threads` since long before; both are standard system options in every supported release.
+SESSION_OPTIONS = ("headless_consolidate_delay", "threads")
+
+
+def session_options(consolidate_delay_s: float, threads: int) -> list[str]:
+    return [f"headless_consolidate_delay={consolidate_delay_s}", f"threads={threads}"]
+
+
+# ---------------------------------------------------------------------------- message wording
+
+# First words of errors that are about syntax, types or names rather than a failed tactic.
+SYNTAX_ERROR_HEADS = (
+    "outer syntax error", "inner syntax error", "type unification failed", "undefined fact",
+    "undefined constant", "undefined type", "bad context", "illegal application",
+    "unknown theory", "bad theory", "extra variables", "inner lexical error", "malformed",
+    "bad name", "duplicate", "undefined method", "undefined attribute", "unknown",
+)
+
+GOAL_RE = re.compile(r"goal \(\d+ subgoals?\):\s*(.*)", re.S)
+
+# `thm_oracles NAME` prints "oracles:" and one oracle per line. Isabelle2020 prints base
+# names (`skip_proof`); later releases may print qualified ones (`Pure.skip_proof`).
+ORACLES_PREFIX = "oracles:"
+_ORACLE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*")
+
+
+def oracle_names(report_body: str) -> tuple[str, ...]:
+    return tuple(_ORACLE_NAME_RE.findall(report_body))
+
+
+def oracle_matches(oracle: str, name: str) -> bool:
+    """``Pure.skip_proof`` and ``skip_proof`` name the same oracle."""
+    return oracle == name or oracle.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
+
+
+# ---------------------------------------------------------------------------- sledgehammer
+
+# `"e": Try this: by (simp add: h0) (3 ms)` (Isabelle2020), `e: Try this: ... (0.4 ms)`,
+# `Try this: by simp (12 ms)`; preplay timings may read `(> 1.0 s, timed out)` too.
+TRY_THIS_RE = re.compile(r"Try this:\s*(.+?)\s*\((?:[\d.]+\s*m?s|>[^)]*)\)", re.S)
+NO_SUCH_PROVER_RE = re.compile(r"No such prover:\s*(\S+)")
+
+# Prover -> the Isabelle setting whose presence means it is installed. Sledgehammer's own
+# default prover list is made of the installed ones, so an empty `provers` option is the
+# safe default; this table lets `doctor` say which ones an installation has.
+PROVER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "cvc4": ("CVC4_SOLVER",),
+    "cvc5": ("CVC5_SOLVER",),
+    "z3": ("Z3_SOLVER", "Z3_HOME"),
+    "verit": ("VERIT_SOLVER",),
+    "e": ("E_HOME",),
+    "spass": ("SPASS_HOME",),
+    "vampire": ("VAMPIRE_HOME",),
+    "zipperposition": ("ZIPPERPOSITION_HOME",),
+    "iprover": ("IPROVER_HOME",),
+    "leo2": ("LEO2_HOME",),
+    "leo3": ("LEO3_HOME",),
+    "satallax": ("SATALLAX_HOME",),
+}
+
+
+def installed_provers(environment: Mapping[str, str]) -> tuple[str, ...]:
+    """Provers whose setting is non-empty in ``isabelle getenv`` output."""
+    return tuple(p for p, names in PROVER_SETTINGS.items() if any(environment.get(n) for n in names))
+
+
+def sledgehammer_call(timeout_s: float, provers: str) -> str:
+    """The placeholder replacement; no `provers` option means Isabelle's own default."""
+    options = [f"timeout = {int(timeout_s)}"]
+    if provers.strip():
+        options.append(f'provers = "{" ".join(provers.split())}"')
+    return f"sledgehammer [{', '.join(options)}] sorry"

@@ -1,0 +1,83 @@
+"""What differs between Isabelle releases: parsing versions, provers, and reading Sledgehammer
+answers as a real Isabelle2020 wrote them (``../shared/isabelle/sledgehammer/``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lego_prover.isabelle.repair import read_sledgehammer
+from lego_prover.isabelle.versions import (
+    Release,
+    installed_provers,
+    oracle_matches,
+    sledgehammer_call,
+)
+from tests.conftest import SHARED
+
+SLEDGEHAMMER = SHARED / "isabelle" / "sledgehammer"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Isabelle2020", Release(2020, 0, "Isabelle2020")),
+    ("Isabelle2021-1: December 2021", Release(2021, 1, "Isabelle2021-1")),
+    ("Isabelle2025", Release(2025, 0, "Isabelle2025")),
+])
+def test_release_names_are_parsed_from_version_and_welcome_text(text: str, expected: Release) -> None:
+    assert Release.parse(text) == expected
+
+
+def test_releases_before_2020_are_not_supported_and_newer_ones_list_what_is_unconfirmed() -> None:
+    assert not Release(2019).supported
+    assert Release.parse("Isabelle2020").unconfirmed() == ()  # type: ignore[union-attr]
+    assert "oracle report format (thm_oracles)" in Release.parse("Isabelle2024").unconfirmed()  # type: ignore[union-attr]
+    assert Release.parse("not a version") is None
+
+
+def test_installed_provers_are_read_from_isabelle_settings() -> None:
+    env = {"E_HOME": "/c/e", "Z3_SOLVER": "/c/z3/z3", "CVC4_SOLVER": "/c/cvc4", "VAMPIRE_HOME": ""}
+    assert installed_provers(env) == ("cvc4", "z3", "e")
+
+
+def test_sledgehammer_without_configured_provers_uses_isabelles_default() -> None:
+    assert sledgehammer_call(30, "") == "sledgehammer [timeout = 30] sorry"
+    assert sledgehammer_call(20.5, " e  z3 ") == 'sledgehammer [timeout = 20, provers = "e z3"] sorry'
+
+
+def test_qualified_and_base_oracle_names_match() -> None:
+    assert oracle_matches("Code_Evaluation.holds_by_evaluation", "holds_by_evaluation")
+    assert not oracle_matches("skip_proof", "holds_by_evaluation")
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    path = SLEDGEHAMMER / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"no recording {path}")
+    return dict(json.loads(path.read_text()))
+
+
+def _call_span(theory: str) -> tuple[int, int]:
+    start = theory.index("sledgehammer [")
+    return start, theory.index("sorry", start)
+
+
+@pytest.mark.parametrize("name", ["sledgehammer_found", "sledgehammer_default_provers"])
+def test_a_real_try_this_answer_is_read(name: str) -> None:
+    rec = _recorded(name)
+    answer = read_sledgehammer(rec["payload"], rec["theory"], *_call_span(rec["theory"]))
+    assert answer.proof == "by (simp add: h0)" and answer.missing_prover is None
+
+
+def test_a_real_unknown_prover_failure_names_the_prover() -> None:
+    rec = _recorded("sledgehammer_unknown_prover")
+    answer = read_sledgehammer(rec["payload"], rec["theory"], *_call_span(rec["theory"]))
+    assert answer.proof is None and answer.missing_prover == "cvc5"
+
+
+def test_a_real_timeout_of_every_prover_finds_nothing() -> None:
+    rec = _recorded("sledgehammer_nothing_found")
+    answer = read_sledgehammer(rec["payload"], rec["theory"], *_call_span(rec["theory"]))
+    assert answer == type(answer)(None, None)
+
