@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from lego_prover.errors import IsabelleNotFoundError, IsabelleServerError
+from lego_prover.isabelle import reaper
 from lego_prover.isabelle.client import IsabelleConnection
 from lego_prover.isabelle.protocol import Banner, ProtocolError, parse_banner
 
@@ -88,24 +90,39 @@ class IsabelleServer:
         self.address = address
         self.name = name
         self._process = process
+        self._lifeline: int | None = None   # write end of the reaper's lifeline; closing it ends the tree
 
     @classmethod
     async def start(cls, exe: Path, *, log_dir: Path, timeout_s: float = 120.0,
                     name: str | None = None) -> IsabelleServer:
-        """Spawn ``isabelle server`` under a unique name; the OS picks the port."""
+        """Spawn ``isabelle server`` under a unique name; the OS picks the port.
+
+        The server runs under the reaper (``reaper.py``): whatever ends lego-prover (Ctrl-C,
+        SIGTERM, ``kill -9``, a crash), the server's JVM and every Poly/ML process it
+        started end with it.
+        """
         name = name or f"lego-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            str(exe), "server", "-n", name, "-L", str(log_dir / f"{name}.log"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            # Own process group: Ctrl-C reaches us, and we shut the server down cleanly.
-            # The parent-death signal covers a kill -9 of lego-prover itself.
-            start_new_session=True, preexec_fn=_die_with_parent)
+        lifeline_read, lifeline_write = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, reaper.__file__, "--lifeline", str(lifeline_read), "--",
+                str(exe), "server", "-n", name, "-L", str(log_dir / f"{name}.log"),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                # Own session: a terminal's Ctrl-C reaches only us, and we shut the server
+                # down in order; if we die instead, the reaper sees the lifeline close.
+                start_new_session=True, pass_fds=(lifeline_read,))
+        except OSError:
+            os.close(lifeline_write)
+            raise
+        finally:
+            os.close(lifeline_read)
         try:
             assert proc.stdout is not None
             line = await asyncio.wait_for(proc.stdout.readline(), timeout_s)
         except TimeoutError:
             await _terminate(proc)
+            os.close(lifeline_write)
             raise IsabelleServerError(f"'isabelle server' printed no banner in {timeout_s:.0f}s") from None
         text = line.decode(errors="replace")
         try:
@@ -116,13 +133,17 @@ class IsabelleServer:
                 with contextlib.suppress(TimeoutError):
                     err = await asyncio.wait_for(proc.stderr.read(2000), 2.0)
             await _terminate(proc)
+            os.close(lifeline_write)
             raise IsabelleServerError(
                 f"'isabelle server' did not start: {text.strip() or err.decode(errors='replace').strip()}") from None
         # A live server of the same name makes `isabelle server` print *its* banner and exit.
         await asyncio.sleep(0.3)
         if proc.returncode is not None:
+            os.close(lifeline_write)
             raise IsabelleServerError(f"another Isabelle server already uses the name {name!r}")
-        return cls(ServerAddress(banner.host, banner.port, banner.password), process=proc, name=name)
+        server = cls(ServerAddress(banner.host, banner.port, banner.password), process=proc, name=name)
+        server._lifeline = lifeline_write
+        return server
 
     @property
     def owned(self) -> bool:
@@ -140,30 +161,25 @@ class IsabelleServer:
                                              timeout_s=timeout_s)
 
     async def stop(self, *, timeout_s: float = 20.0) -> None:
-        """Shut down a server we started: ``shutdown``, then our own PID if it lingers."""
-        if self._process is None or self._process.returncode is not None:
+        """Shut down a server we started: ``shutdown``, then end its whole process tree."""
+        if self._process is None:
             return
-        with contextlib.suppress(Exception):
-            conn = await self.connect(timeout_s=5.0)
-            with contextlib.suppress(Exception):
-                await conn.command("shutdown", timeout_s=5.0)
-            await conn.close()
         try:
-            await asyncio.wait_for(self._process.wait(), timeout_s)
-        except TimeoutError:
-            await _terminate(self._process)
-
-
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: Ctrl-C and normal exits still shut the server down
+            if self._process.returncode is None:
+                with contextlib.suppress(Exception):
+                    conn = await self.connect(timeout_s=5.0)
+                    with contextlib.suppress(Exception):
+                        await conn.command("shutdown", timeout_s=5.0)
+                    await conn.close()
+                try:
+                    await asyncio.wait_for(self._process.wait(), timeout_s)
+                except TimeoutError:
+                    await _terminate(self._process)  # the reaper ends the tree on SIGTERM
+        finally:
+            if self._lifeline is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._lifeline)
+                self._lifeline = None
 
 
 async def _terminate(proc: asyncio.subprocess.Process) -> None:

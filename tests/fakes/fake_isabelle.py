@@ -106,6 +106,7 @@ class _State:
         self.running_use_theories = 0
         self.dead = False
         self.runaway_sessions: set[str] = set()     # sessions a scripted runaway tactic still occupies
+        self.shutdown_requested = threading.Event()
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -214,6 +215,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def cmd_shutdown(self, arg: Any) -> None:
         self.send("OK")
+        self.state.shutdown_requested.set()
         threading.Thread(target=self.server.die, daemon=True).start()
 
     # tasks
