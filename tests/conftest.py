@@ -19,6 +19,11 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MINIF2F_DIR = SHARED / "minif2f"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-replies", metavar="DIR", default=None,
+                     help="real-Isabelle tier: write every reply as a replay recording into DIR")
+
+
 @pytest.fixture
 def script() -> Script:
     return Script()

@@ -18,7 +18,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -107,10 +107,21 @@ def _as_written(rechecked: Sequence[Block], written: Sequence[Block]) -> tuple[B
                  for r, w in zip(rechecked, written, strict=True))
 
 
+ReplyObserver = Callable[[AssembledTheory, TaskReply, Verdict], None]
+
+
 class Checker:
-    def __init__(self, pool: SessionPool, settings: IsabelleSettings, *, work_dir: Path | None = None) -> None:
+    """Guard, repair and check LLM text against one session pool.
+
+    ``on_reply`` sees every raw round trip (the exact theory, Isabelle's reply, our
+    verdict); the real-Isabelle test tier uses it to record replies for the replay tier.
+    """
+
+    def __init__(self, pool: SessionPool, settings: IsabelleSettings, *, work_dir: Path | None = None,
+                 on_reply: ReplyObserver | None = None) -> None:
         self._pool = pool
         self._settings = settings
+        self._on_reply = on_reply
         self._work_dir = (work_dir or settings.work_dir) / "theories"
         self._work_dir.mkdir(parents=True, exist_ok=True)
 
@@ -224,6 +235,8 @@ class Checker:
         verdict = decide(assembled, finished=reply.finished, payload=reply.payload, isabelle=self.isabelle,
                          session=self.session, elapsed_s=time.monotonic() - started,
                          trusted_oracles=self._settings.trusted_oracles)
+        if self._on_reply is not None:
+            self._on_reply(assembled, reply, verdict)
         return Submission(assembled, reply, verdict)
 
     def _guard_verdict(self, result: GuardResult, context: TheoryContext, started: float) -> Verdict:
