@@ -14,6 +14,7 @@ from lego_prover.isabelle.versions import (
     installed_provers,
     oracle_matches,
     sledgehammer_call,
+    syntax_hint,
 )
 from tests.conftest import SHARED
 
@@ -81,3 +82,10 @@ def test_a_real_timeout_of_every_prover_finds_nothing() -> None:
     answer = read_sledgehammer(rec["payload"], rec["theory"], *_call_span(rec["theory"]))
     assert answer == type(answer)(None, None)
 
+
+
+def test_smt_with_a_solver_argument_gets_a_hint_only_before_isabelle2021() -> None:
+    step = "by (smt (z3) h0 h1)"
+    assert "no solver argument" in syntax_hint(step, Release.parse("Isabelle2020"))
+    assert syntax_hint(step, Release.parse("Isabelle2021")) == ""
+    assert syntax_hint("by (smt h0)", Release.parse("Isabelle2020")) == ""

@@ -97,6 +97,24 @@ def oracle_matches(oracle: str, name: str) -> bool:
     return oracle == name or oracle.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
 
 
+# ---------------------------------------------------------------------------- proof syntax
+
+# `smt (z3) ...` / `smt (verit) ...` name the solver since Isabelle2021; Isabelle2020's `smt`
+# takes facts only (the solver was a configuration option, which the guard forbids).
+SMT_SOLVER_ARGUMENT_SINCE = (2021, 0)
+_SMT_WITH_SOLVER_RE = re.compile(r"\bsmt\s*\(\s*(z3|cvc4|cvc5|verit)\s*\)")
+
+
+def syntax_hint(step: str, release: Release | None) -> str:
+    """A hint for feedback when a failing step uses syntax this release does not have."""
+    if release is None or not step:
+        return ""
+    if (release.year, release.revision) < SMT_SOLVER_ARGUMENT_SINCE and _SMT_WITH_SOLVER_RE.search(step):
+        return (f"{release.name}'s smt method takes no solver argument: write `smt` (or `smt facts`) "
+                "instead of `smt (z3)`")
+    return ""
+
+
 # ---------------------------------------------------------------------------- sledgehammer
 
 # `"e": Try this: by (simp add: h0) (3 ms)` (Isabelle2020), `e: Try this: ... (0.4 ms)`,

@@ -26,6 +26,7 @@ from lego_prover.errors import BudgetExhausted, LLMError
 from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import RejectionCode, SoundnessGuard
 from lego_prover.isabelle.verdict import FailureKind, Verdict
+from lego_prover.isabelle.versions import Release, syntax_hint
 from lego_prover.llm.base import LLM, ChatMessage, Completion
 from lego_prover.problems import Problem
 from lego_prover.prover.harvest import Harvester
@@ -303,6 +304,9 @@ def _errors_text(verdict: Verdict) -> str:
         lines.append(f"- Error{block} at {where}: {err.message.strip()[:600]}")
         if err.step:
             lines.append(f"  failing step: {err.step.strip()[:300]}")
+            hint = syntax_hint(err.step, Release.parse(verdict.isabelle))
+            if hint:
+                lines.append(f"  note: {hint}")
         if err.goal:
             lines.append(f"  goal: {err.goal.strip()[:600]}")
     return "\n".join(lines) or f"The check failed: {verdict.reason}"
