@@ -12,8 +12,8 @@ What it shows, over the problems every run attempted (with the same statement):
   one that spent least, among runs that spent anything). A run's spend grows in the order
   its attempts and evolver steps finished (attempts.jsonl, evolver.jsonl); "solved at
   spend S" counts the problems solved by records that finished while the run had spent
-  at most S. Problems the hammer pass solved cost nothing and count as soon as they finished;
-  every figure is also given without them;
+  at most S. A hammer-pass solve costs nothing itself and counts once its record finished;
+  every figure is also given without the problems the hammer pass solved;
 * problems solved by one run and not by another;
 * the library's real use: for each solved proof, the retrieved skills it used verbatim,
   modelled on, or ignored; distinct skills ever used against skills added.
@@ -255,7 +255,7 @@ def render_markdown(c: Comparison) -> str:
     for r in c.runs:
         prover = r.config.get("prover") or {}
         lines.append(f"| {r.label} | {r.method} | {r.model or '—'} | {r.max_attempts} | "
-                     f"{_yes(r.meta.get('hammer_first', prover.get('hammer_first')))} | "
+                     f"{'—' if r.method == 'hammer' else _yes(r.meta.get('hammer_first', prover.get('hammer_first')))} | "
                      f"{_yes(r.meta.get('library', r.method == 'lego'))} | {r.meta.get('evolvers', 0)} | "
                      f"{prover.get('informal', '?') if r.method != 'hammer' else '—'} | "
                      f"{prover.get('feedback_rounds', '?') if r.method != 'hammer' else '—'} | "
@@ -266,7 +266,8 @@ def render_markdown(c: Comparison) -> str:
     for r in c.runs:
         s = c.summaries[r.label]
         first, rest = s["solved_by_hammer_first"], s["excluding_hammer_first"]
-        lines.append(f"| {r.label} | {s['solved']} | {_pct(s['solved'], n)} | {first} | {s['solved'] - first} | "
+        by_llm = sum(1 for p in s["per_problem"].values() if p["solved"] and p["solved_by"] != "hammer")
+        lines.append(f"| {r.label} | {s['solved']} | {_pct(s['solved'], n)} | {first} | {by_llm} | "
                      f"{rest['solved']}/{rest['problems']} ({_pct(rest['solved'], rest['problems'])}) | "
                      f"{s['attempts']} | {s['tokens']:,} | ${s['cost_usd']:.4f} |")
     lines += ["", "## Cost-matched pass rates", ""]
@@ -309,8 +310,9 @@ def _cost_matched_lines(c: Comparison) -> list[str]:
     n = len(c.problems)
     if c.by_tokens is None:
         return ["No run spent any tokens: nothing to match."]
-    lines = ["Each run's solved count at the spend of the cheapest run that spent anything; "
-             "problems the hammer pass solved cost nothing and count from the start.", ""]
+    lines = ["Each run's solved count at the spend of the cheapest run that spent anything: the problems solved "
+             "by records that finished while the run had spent at most that much, in the order its records "
+             "finished (a hammer-pass solve itself costs nothing).", ""]
     for match in (c.by_tokens, c.by_cost):
         if match is None:
             continue

@@ -96,7 +96,8 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     lines = [f"# lego-prover run: {meta.get('benchmark', '?')} {meta.get('split', '')}".rstrip(), ""]
     lines += [f"- started {meta.get('started', '?')}, lego-prover {meta.get('version', '?')}, "
               f"{meta.get('attempts', '?')} attempts per problem, {meta.get('evolvers', 0)} evolvers",
-              f"- method {meta.get('method', 'lego')}" + ("" if meta.get("library", True) else " without the library")
+              f"- method {meta.get('method', 'lego')}"
+              + (" without the library" if meta.get("method", "lego") == "lego" and not meta.get("library", True) else "")
               + (", the hammer pass before each problem's first LLM attempt" if meta.get("hammer_first") else ""),
               f"- **solved {summary['solved']} / {summary['problems']} ({100 * summary['pass_rate']:.1f}%)** "
               f"in {summary['attempts']} attempts",
