@@ -137,6 +137,20 @@ def test_runs_that_differ_in_model_statements_isabelle_or_trusted_oracles_are_fl
     assert "Same model" not in md
 
 
+def test_cached_answers_and_a_library_that_was_not_empty_are_flagged(tmp_path: Path) -> None:
+    cached = rec("p1", 0, 10, 0.0, True)
+    cached["calls"] = [{"component": "formalizer", "prompt": "formalizer", "prompt_tokens": 8, "completion_tokens": 2,
+                        "finish_reason": "stop", "cached": True, "completion": "x"}]
+    a = make_run(tmp_path / "a", [cached])
+    b = make_run(tmp_path / "b", [rec("p1", 0, 10, 0.0, True)])
+    meta = json.loads((b / "run.json").read_text())
+    (b / "run.json").write_text(json.dumps({**meta, "library_skills_at_start": 12}))
+    flags = compare_runs([a, b]).flags
+    assert flags == ["1 of 1 LLM calls of a were answered from the response cache and cost nothing: its cost is "
+                     "understated (llm.cache = false for comparison runs)",
+                     "b started with 12 skills already in its library (from earlier runs or imports)"]
+
+
 def test_a_missing_trusted_oracles_key_means_none_trusted(tmp_path: Path) -> None:
     old = make_run(tmp_path / "old", [rec("p1", 0, 10, 0.0, True)])                # no key at all
     new = make_run(tmp_path / "new", [rec("p1", 0, 10, 0.0, True)], trusted=[])

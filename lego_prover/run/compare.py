@@ -212,6 +212,15 @@ def compare_runs(paths: Sequence[Path]) -> Comparison:
                       {r.label: ", ".join(r.isabelle_versions) for r in runs if r.isabelle_versions})
     _flag_differences(flags, "Isabelle sessions and imports", {r.label: r.isabelle_setup for r in runs})
     _flag_differences(flags, "trusted oracles", {r.label: ", ".join(r.trusted_oracles) or "none" for r in runs})
+    for r in runs:
+        calls = [c for a in r.attempts for c in a.calls]
+        cached = sum(1 for c in calls if c.cached)
+        if cached:
+            flags.append(f"{cached} of {len(calls)} LLM calls of {r.label} were answered from the response cache "
+                         "and cost nothing: its cost is understated (llm.cache = false for comparison runs)")
+        if r.meta.get("library_skills_at_start"):
+            flags.append(f"{r.label} started with {r.meta['library_skills_at_start']} skills already in its library "
+                         "(from earlier runs or imports)")
     wanted = set(problems)
     summaries, curves, solved = {}, {}, {}
     for run in runs:

@@ -142,7 +142,10 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
 
     async def go(services: Services) -> dict[str, Any]:
         model = getattr(services.llm, "model", settings.llm.model) if services.llm is not None else None
-        store = RunStore.open(run_dir, {**meta, "model": model}, settings_to_toml_dict(settings), resume=resume)
+        # a library that already holds skills (an earlier run's) is part of what a comparison must show
+        start = await asyncio.to_thread(services.library.count) if services.library and uses_library(settings) else None
+        store = RunStore.open(run_dir, {**meta, "model": model, "library_skills_at_start": start},
+                              settings_to_toml_dict(settings), resume=resume)
         chosen = ordered
         if resume:  # the problem set of the run being resumed wins
             names = set(store.meta().get("problems", [])) or {p.name for p in ordered}
