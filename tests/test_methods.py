@@ -15,7 +15,7 @@ from lego_prover.isabelle.checker import Checker
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import AttemptRecord, Prover
 from lego_prover.prover.dsp import DraftSketchProver
-from lego_prover.prover.hammer import HammerProver, has_assumptions, hammer_candidates
+from lego_prover.prover.hammer import HammerProver, hammer_candidates, has_assumptions
 from lego_prover.prover.methods import check_method_settings, make_first_pass, make_method
 from lego_prover.prover.prompts import PromptLibrary
 from lego_prover.run.scheduler import FIRST_PASS, Scheduler
@@ -236,3 +236,17 @@ def test_hammer_figures_give_seconds_per_problem_median_and_p95() -> None:
     figures = summarize(timed, [f"p{i}" for i in range(5)], max_attempts=1)["hammer"]
     assert figures["seconds_per_problem"] == {"median": 3.0, "p95": 100.0, "max": 100.0}
     assert figures["isabelle_check_s"] == 220.0 and figures["solved"] == 1 and figures["problems"] == 5
+
+
+async def test_check_examples_also_checks_the_dsp_sketches_with_their_placeholders_repaired_scripted_fake_server(
+        checker: Checker, script: Script, fake_server: FakeIsabelleServer) -> None:
+    from lego_prover.config import LEGO_IMPORTS
+    from lego_prover.prover.examples import check_all_examples
+
+    script.default = replies.verified()
+    results = await check_all_examples(PromptLibrary.load(), checker, tuple(LEGO_IMPORTS))
+    dsp = [r for r in results if r.kind == "dsp"]
+    assert [r.name for r in dsp] == ["sum_and_difference", "consecutive_product_even", "completed_square",
+                                     "power_of_two_bound"] and all(r.verified for r in dsp)
+    finals = [s.text for s in fake_server.state.submitted if "theorem completed_square" in s.text]
+    assert any("sledgehammer" not in t and "sorry" not in t for t in finals), "the repaired sketch was checked"

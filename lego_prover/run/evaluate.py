@@ -112,10 +112,15 @@ def method_meta(settings: Settings) -> dict[str, Any]:
 
 def _check_resume_keeps_method(run_dir: Path, meta: dict[str, Any]) -> None:
     old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if old.get("kind") != "eval":
+        return   # RunStore.open says what is wrong
+    # a run from before methods existed was a lego run with its library and no hammer pass
+    legacy = {"method": "lego", "hammer_first": False, "library": True}
     how = {"method": "--method {}", "hammer_first": "prover.hammer_first = {}", "library": "prover.library = {}"}
     for key, flag in how.items():
-        if key in old and old[key] != meta[key]:
-            raise RunDirError(f"{run_dir} was run with {flag.format(_flag_value(old[key]))}, not "
+        was = old.get(key, legacy[key])
+        if was != meta[key]:
+            raise RunDirError(f"{run_dir} was run with {flag.format(_flag_value(was))}, not "
                               f"{flag.format(_flag_value(meta[key]))}; resume it with the settings it was started with")
 
 
@@ -130,6 +135,8 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
     if settings.prover.method == "hammer" and settings.prover.attempts != 1:
         # no sampling: a second try of the same tactics on the same statement is the same try
         settings = settings.model_copy(update={"prover": settings.prover.model_copy(update={"attempts": 1})})
+        if progress:
+            progress.note("the hammer method makes one pass per problem (prover.attempts is not used)")
     ordered = order_problems(problems, settings.prover.order)
     meta = {"kind": "eval", "version": __version__, "started": now_iso(), "problems": [p.name for p in ordered],
             "attempts": settings.prover.attempts, "evolvers": evolvers, **method_meta(settings),
