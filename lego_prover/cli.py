@@ -180,6 +180,9 @@ def eval_cmd(
     run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/<benchmark>-<split>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir; finished attempts are not redone.")] = False,
     informal: Annotated[str | None, typer.Option(help="human, generated, or both (alternate per attempt).")] = None,
+    method: Annotated[str | None, typer.Option(help="lego (default), dsp (Draft, Sketch, Prove; no library) or hammer (tactics and Sledgehammer only, no LLM).")] = None,
+    library: Annotated[bool | None, typer.Option("--library/--no-library", help="lego: retrieve skills and harvest lemmas; --no-library is the ablation without them.")] = None,
+    hammer_first: Annotated[bool | None, typer.Option("--hammer-first/--no-hammer-first", help="lego, dsp: try tactics and Sledgehammer on each problem before its first LLM attempt (default on).")] = None,
     evolvers: Annotated[int, typer.Option(help="Evolver tasks running beside the provers (sharing budgets and Isabelle).")] = 0,
     model: Annotated[str | None, typer.Option(help="LLM model (llm.model).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
@@ -193,6 +196,9 @@ def eval_cmd(
     --resume continues a stopped or killed run. Afterwards: 'lego-prover report RUN_DIR'.
 
     Example: lego-prover eval --split valid --data-dir ../shared/minif2f --problems mathd_algebra_478 --attempts 4
+
+    Baselines and ablations: --method dsp, --method hammer, --no-library, --evolvers 0,
+    --informal generated; then 'lego-prover compare RUN_DIR RUN_DIR ...'.
     """
 
     def body() -> None:
@@ -201,7 +207,9 @@ def eval_cmd(
 
         settings = cli_settings({"data_dir": str(data_dir) if data_dir else None, "prover.attempts": attempts,
                                  "prover.informal": informal, "llm.model": model, "llm.base_url": base_url,
-                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens})
+                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
+                                 "prover.method": method, "prover.library": library,
+                                 "prover.hammer_first": hammer_first})
         if resume and run_dir is None:
             raise LegoProverError("--resume needs --run-dir (the run to continue)")
         chosen, meta = _problems_for_run(settings, benchmark, split, problems_file, problems)
@@ -276,6 +284,19 @@ def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
               f"({100 * summary['pass_rate']:.1f}%) in {summary['attempts']} attempts · "
               f"tokens {total.get('prompt_tokens', 0) + total.get('completion_tokens', 0):,} · "
               f"${total.get('cost_usd', 0):.2f}", highlight=False)
+    first = summary.get("solved_by_hammer_first") or 0
+    if first:
+        rest = summary["excluding_hammer_first"]
+        out.print(f"{first} solved by the hammer pass before any LLM attempt; without them "
+                  f"{rest['solved']}/{rest['problems']} ({100 * rest['pass_rate']:.1f}%)", highlight=False)
+    hammer = summary.get("hammer")
+    if hammer and summary.get("method") == "hammer":
+        seconds, cpu = hammer["seconds_per_problem"], summary.get("isabelle_cpu_s")
+        out.print(f"hammer: {hammer['solved_by_tactic']} by a tactic, {hammer['solved_by_sledgehammer']} by "
+                  f"Sledgehammer · seconds per problem: median {seconds['median']}, p95 {seconds['p95']} · "
+                  f"Isabelle check time {hammer['isabelle_check_s']:.1f} s · Isabelle CPU "
+                  + (f"{cpu:.1f} s" if cpu is not None else "not measured (a server lego-prover did not start)"),
+                  highlight=False)
     out.print(f"report: lego-prover report {run_dir}", highlight=False)
 
 
@@ -291,6 +312,30 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
         from lego_prover.run.report import write_report
 
         md, page = write_report(run_dir)
+        out.print(md.read_text(encoding="utf-8"), highlight=False, markup=False)
+        out.print(f"written: {md} and {page}", highlight=False)
+
+    guarded(body)
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories written by 'eval'.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for compare.md and compare.html.")] = Path("."),
+) -> None:
+    """Compare runs: solved vs attempts, tokens and cost; cost-matched pass rates; library use.
+
+    Writes OUT/compare.md and a self-contained OUT/compare.html with plots. Cost-matched:
+    each run's solved count at the spend of the cheapest run. Runs made with different
+    models, statements, Isabelle versions or trusted oracles are flagged in the report.
+
+    Example: lego-prover compare runs/hammer runs/dsp runs/lego runs/lego-no-library --out runs/compare
+    """
+
+    def body() -> None:
+        from lego_prover.run.compare import write_comparison
+
+        md, page = write_comparison(run_dirs, out_dir)
         out.print(md.read_text(encoding="utf-8"), highlight=False, markup=False)
         out.print(f"written: {md} and {page}", highlight=False)
 

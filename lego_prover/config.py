@@ -132,6 +132,10 @@ class SkillSettings(_Section):
 
 
 class ProverSettings(_Section):
+    method: Literal["lego", "dsp", "hammer"] = Field("lego", description="lego: LEGO-Prover with its skill library; dsp: Draft, Sketch, Prove (no library); hammer: tactics and Sledgehammer only, no LLM")
+    hammer_first: bool = Field(True, description="lego and dsp: try the hammer pass on a problem before its first LLM attempt (costs no tokens)")
+    library: bool = Field(True, description="lego: retrieve skills and harvest lemmas (false = the no-library ablation)")
+    sketch_examples: int = Field(3, ge=0, description="dsp: worked examples in the sketch prompt")
     attempts: int = Field(100, ge=1)
     concurrency: int | None = Field(None, ge=1, description="attempts in flight; None = 2 x (llm.concurrency + Isabelle check slots)")
     informal: Literal["human", "generated", "both"] = "human"
@@ -161,6 +165,13 @@ class EvolverSettings(_Section):
     max_tokens: int = Field(2048, ge=1)
 
 
+class HammerSettings(_Section):
+    tactics: list[str] | None = Field(None, description="tactics tried on the whole statement, in order; None = isabelle.repair_tactics")
+    tactic_timeout_s: float = Field(10.0, gt=0, description="time limit of one tactic inside Isabelle")
+    parallel: int = Field(4, ge=1, description="tactics checked at once for one problem; the next ones start only if none of these closed it")
+    with_assms: bool = Field(True, description="when the statement has assumptions, also try each tactic after 'using assms'")
+
+
 class BudgetSettings(_Section):
     max_tokens: int | None = Field(None, ge=1)
     max_cost_usd: float | None = Field(None, gt=0)
@@ -174,6 +185,7 @@ class Settings(_Section):
     skills: SkillSettings = Field(default_factory=SkillSettings)  # type: ignore[arg-type]
     prover: ProverSettings = Field(default_factory=ProverSettings)  # type: ignore[arg-type]
     evolver: EvolverSettings = Field(default_factory=EvolverSettings)  # type: ignore[arg-type]
+    hammer: HammerSettings = Field(default_factory=HammerSettings)  # type: ignore[arg-type]
     budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
     data_dir: Path | None = Field(None, description="miniF2F jsonl folder; None = the download cache")
     cache_dir: Path = Field(default_factory=_default_cache_dir)

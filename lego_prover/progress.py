@@ -44,7 +44,8 @@ class RichProgress:
         if self._task is not None:
             self._progress.update(self._task, advance=1, status=status)
         if record.solved:
-            self._console.print(f"[green]✓[/] {record.problem} (attempt {record.attempt})", highlight=False)
+            where = "the hammer pass" if record.attempt < 0 else f"attempt {record.attempt}"
+            self._console.print(f"[green]✓[/] {record.problem} ({where})", highlight=False)
         elif record.failure in ("crash", "llm"):
             self._console.print(f"[yellow]![/] {record.problem} attempt {record.attempt}: {record.reason[:160]}",
                                 highlight=False)

@@ -55,7 +55,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: Fake
         f'[isabelle]\nserver = "127.0.0.1:{fake_server.port}:{fake_server.password}"\n'
         f'work_dir = "{tmp_path / "isa"}"\nworkers = 1\nchecks_per_worker = 2\nsledgehammer = false\n'
         f'[skills]\ndb_path = "{tmp_path / "skills_db"}"\n'
-        '[prover]\nconcurrency = 2\nfeedback_rounds = 1\n'
+        '[prover]\nconcurrency = 2\nfeedback_rounds = 1\nhammer_first = false\n'
         '[llm.prices.scripted]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n')
     return tmp_path
 

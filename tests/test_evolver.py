@@ -246,7 +246,7 @@ async def _timed_eval(tmp_path: Path, settings: Settings, checker: Checker, libr
     llm.tracker = tracker
     services = Services(llm, checker, library, PromptLibrary.load(), tracker)
     tuned = settings.model_copy(update={"prover": settings.prover.model_copy(
-        update={"attempts": 4, "concurrency": 2, "feedback_rounds": 0})})
+        update={"attempts": 4, "concurrency": 2, "feedback_rounds": 0, "hammer_first": False})})
     started = time.monotonic()
     summary = await run_eval(tuned, problems, run_dir=tmp_path / f"run{evolvers}", resume=False, meta={},
                              services=services, evolvers=evolvers)

@@ -17,6 +17,7 @@ from tests.conftest import MINIF2F_DIR
 prompts = PromptLibrary.load()
 PROVER = prompts.examples("prover")
 EVOLVER = prompts.examples("evolver")
+DSP = prompts.examples_in("dsp/examples")
 FIELDS = ("informal_statement", "informal_proof", "formal_statement", "structured_proof", "requests",
           "isabelle_proof")
 
@@ -40,6 +41,22 @@ def test_a_prover_example_is_complete_and_passes_the_guard(example: object) -> N
         assert normalize_statement(request) in {normalize_statement(b.statement) for b in result.blocks}
 
 
+@pytest.mark.parametrize("example", DSP, ids=lambda e: e.name)
+def test_a_dsp_example_is_complete_and_its_sketch_passes_the_guard_with_placeholders(example: object) -> None:
+    ex = example
+    assert all(ex[f] for f in ("informal_statement", "informal_proof", "formal_statement", "sketch"))  # type: ignore[index]
+    (goal,) = [b for b in split_blocks(ex["formal_statement"]) if b.kind is BlockKind.LEMMA]  # type: ignore[index]
+    guard = SoundnessGuard(GuardContext(goal.name, ex["formal_statement"], tuple(LEGO_IMPORTS)),  # type: ignore[index]
+                           allow_placeholders=True)
+    result = guard.check(ex["sketch"])  # type: ignore[index]
+    assert result.ok, result.summary
+    assert "sledgehammer" in ex["sketch"] and "(*" in ex["sketch"], "steps left to automation, with comments"  # type: ignore[index]
+
+
+def test_the_dsp_examples_cover_the_four_topics() -> None:
+    assert {e["topic"] for e in DSP} == {"algebra", "number theory", "inequality", "induction"}
+
+
 @pytest.mark.parametrize("example", EVOLVER, ids=lambda e: e.name)
 def test_an_evolver_example_passes_the_guard(example: object) -> None:
     for part in ("skill", "evolved"):
@@ -53,7 +70,7 @@ def test_no_example_is_a_minif2f_test_problem() -> None:
     test_split = load_problems(MINIF2F_DIR / "test.jsonl")
     statements = {normalize_statement(p.formal_statement.split(":", 1)[1]) for p in test_split}
     informal = {" ".join(p.informal_statement.split()) for p in test_split}
-    for ex in PROVER:
+    for ex in [*PROVER, *DSP]:
         assert normalize_statement(ex["formal_statement"].split(":", 1)[1]) not in statements, ex.name
         assert " ".join(ex["informal_statement"].split()) not in informal, ex.name
 
@@ -64,7 +81,7 @@ def test_every_prompt_renders_without_a_missing_value() -> None:
                             "request"), "X")
     for name in ("informal_solver", "decomposer", "formalizer", "feedback", "statement_reprompt",
                  "evolver/identify_key_concepts", "evolver/parameterize", "evolver/scale_complexity",
-                 "evolver/extend_dimensions", "evolver/request_solver"):
+                 "evolver/extend_dimensions", "evolver/request_solver", "dsp/draft", "dsp/sketch"):
         messages = prompts.render(name, **values)
         assert messages[-1]["role"] == "user" and "$" not in messages[-1]["content"], name
 

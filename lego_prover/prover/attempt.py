@@ -79,6 +79,7 @@ class AttemptRecord:
     finished_at: str
     crash: str = ""                      # a bug of ours, with its traceback: recorded, never lost
     trusted_oracles: list[str] = field(default_factory=list)  # oracles the user trusts that the proof relied on
+    method: str = "lego"                 # lego | dsp | hammer (records written before methods existed: lego)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +109,13 @@ class _Trace:
 
 
 class Prover:
+    """The ``lego`` method; ``prover.dsp.DraftSketchProver`` reuses its steps with other prompts."""
+
+    method = "lego"
+    informal_prompt = "informal_solver"
+    formalizer_prompt = "formalizer"
+    formalizer_component = "formalizer"
+
     def __init__(self, llm: LLM, checker: CheckerProtocol, library: SkillLibrary | None,
                  prompts: PromptLibrary, settings: Settings, *, price: Any = None) -> None:
         self._llm = llm
@@ -150,25 +158,19 @@ class Prover:
             llm_s=round(trace.llm_s, 3), check_s=round(trace.check_s, 3),
             total_s=round(time.monotonic() - started, 3), isabelle=verdict.isabelle if verdict else "",
             session=verdict.session if verdict else "", started_at=started_at, finished_at=now_iso(), crash=crash,
-            trusted_oracles=list(verdict.trusted_oracles) if verdict and verdict.verified else [])
+            trusted_oracles=list(verdict.trusted_oracles) if verdict and verdict.verified else [],
+            method=self.method)
 
     # ------------------------------------------------------------------ steps
 
     async def _run(self, problem: Problem, index: int, mode: str, trace: _Trace) -> tuple[str | None, str]:
         p = self._prover
         informal_proof = (problem.informal_proof or "") if mode == "human" else await self._informal(problem, index, trace)
-        plan, requests = await self._decompose(problem, informal_proof, index, trace)
-        trace.requests = list(requests)
-        if self._library is not None and requests:
-            await asyncio.to_thread(self._library.add_requests, list(requests), problem.name)
-        retrieved = await retrieve(self._library, problem.formal_statement, requests, p)
-        trace.retrieved = retrieved
+        messages = await self._first_prompt(problem, informal_proof, index, trace)
+        retrieved = trace.retrieved
         context = TheoryContext.for_problem(problem, self._settings.isabelle)
-        messages = self._prompts.render(
-            "formalizer", skills=retrieved.render(), examples=self._formalizer_examples(index),
-            informal_statement=problem.informal_statement or "(none given)",
-            structured_proof=plan or "(none)", formal_statement=problem.formal_statement.strip())
-        proof, messages = await self._formalize(messages, context, index, trace, problem.name)
+        proof, messages = await self._formalize(messages, context, index, trace, problem.name,
+                                                component=self.formalizer_component)
         if not proof:
             return "no_proof", "the formalizer's answer held no Isabelle code"
         origin = Origin("problem", problem=problem.name, attempt=index)
@@ -197,10 +199,24 @@ class Prover:
             if not proof:
                 return "no_proof", "the corrected answer held no Isabelle code"
 
+    async def _first_prompt(self, problem: Problem, informal_proof: str, index: int,
+                            trace: _Trace) -> list[ChatMessage]:
+        """Decompose, store the requests, retrieve skills: the formalizer's prompt."""
+        plan, requests = await self._decompose(problem, informal_proof, index, trace)
+        trace.requests = list(requests)
+        if self._library is not None and requests:
+            await asyncio.to_thread(self._library.add_requests, list(requests), problem.name)
+        trace.retrieved = await retrieve(self._library, problem.formal_statement, requests, self._prover)
+        return self._prompts.render(
+            "formalizer", skills=trace.retrieved.render(), examples=self._formalizer_examples(index),
+            informal_statement=problem.informal_statement or "(none given)",
+            structured_proof=plan or "(none)", formal_statement=problem.formal_statement.strip())
+
     async def _informal(self, problem: Problem, index: int, trace: _Trace) -> str:
-        messages = self._prompts.render("informal_solver", informal_statement=problem.informal_statement
+        messages = self._prompts.render(self.informal_prompt, informal_statement=problem.informal_statement
                                         or problem.formal_statement)
-        (c,) = await self._call("informal_solver", "informal_solver", messages, self._prover.informal_temperature,
+        component = self.informal_prompt.rsplit("/", 1)[-1]
+        (c,) = await self._call(component, self.informal_prompt, messages, self._prover.informal_temperature,
                                 problem.name, index, trace)
         return c.text.strip()
 
@@ -221,8 +237,9 @@ class Prover:
                          ) -> tuple[str, list[ChatMessage]]:
         """Ask for a proof; re-prompt (up to the limit) while it changes the statement."""
         guard = SoundnessGuard(context.guard_context())
+        prompt = self.formalizer_prompt if component == self.formalizer_component else component
         for _ in range(self._prover.statement_reprompts + 1):
-            (c,) = await self._call(component, component, messages, self._prover.formalizer_temperature, problem,
+            (c,) = await self._call(component, prompt, messages, self._prover.formalizer_temperature, problem,
                                     index, trace)
             proof = extract_isabelle(c.text)
             if not proof:

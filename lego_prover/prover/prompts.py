@@ -5,6 +5,7 @@ Usage::
     prompts = PromptLibrary.load()                       # the prompts shipped with lego-prover
     messages = prompts.render("decomposer", informal_statement=..., examples=...)
     examples = prompts.examples("prover")                # worked problems, as WorkedExample
+    sketches = prompts.examples_in("dsp/examples")       # a method's own examples, beside its prompts
 
 A prompt file has a ``--- system ---`` part (optional) and a ``--- user ---`` part; ``$name``
 placeholders are filled with ``string.Template`` (so Isabelle's braces need no escaping).
@@ -124,8 +125,8 @@ class PromptLibrary:
             raise ConfigError(f"prompt file {path} is missing")
         return path.read_text(encoding="utf-8").strip()
 
-    def manifest(self) -> dict[str, list[str]]:
-        path = self.folder / "examples" / "manifest.json"
+    def manifest(self, folder: str = "examples") -> dict[str, list[str]]:
+        path = self.folder / folder / "manifest.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -133,9 +134,17 @@ class PromptLibrary:
         return {k: list(v) for k, v in data.items() if isinstance(v, list)}
 
     def examples(self, kind: str) -> list[WorkedExample]:
+        return self._examples(self.folder / "examples" / kind, self.manifest().get(kind, []))
+
+    def examples_in(self, folder: str) -> list[WorkedExample]:
+        """Examples kept beside their method's prompts, e.g. ``dsp/examples``: its manifest's ``examples``."""
+        return self._examples(self.folder / folder, self.manifest(folder).get("examples", []))
+
+    @staticmethod
+    def _examples(folder: Path, names: list[str]) -> list[WorkedExample]:
         out = []
-        for name in self.manifest().get(kind, []):
-            path = self.folder / "examples" / kind / f"{name}.md"
+        for name in names:
+            path = folder / f"{name}.md"
             if not path.is_file():
                 raise ConfigError(f"example {path} is listed in the manifest but missing")
             out.append(parse_example(name, path.read_text(encoding="utf-8")))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +28,19 @@ from lego_prover.llm.base import LLM
 from lego_prover.llm.factory import open_llm
 from lego_prover.llm.usage import UsageTracker
 from lego_prover.problems import Problem
-from lego_prover.prover.attempt import AttemptRecord, Prover
+from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.prover.methods import (
+    check_method_settings,
+    make_first_pass,
+    make_method,
+    runs_first_pass,
+    uses_library,
+    uses_llm,
+)
 from lego_prover.prover.prompts import PromptLibrary
+from lego_prover.run.cpu import process_tree_cpu_s
 from lego_prover.run.scheduler import Scheduler, auto_concurrency
-from lego_prover.run.store import RunStore
+from lego_prover.run.store import RunDirError, RunStore
 from lego_prover.run.summary import summarize
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import now_iso
@@ -46,11 +56,12 @@ class Progress(Protocol):
 class Services:
     """What a run talks to; ``open_services`` builds them from settings."""
 
-    llm: LLM
+    llm: LLM | None                      # None: the hammer method uses no LLM
     checker: CheckerProtocol
     library: SkillLibrary | None
     prompts: PromptLibrary
     tracker: UsageTracker
+    isabelle_cpu_s: Callable[[], float | None] = lambda: None   # the server's CPU time, if we started it
 
 
 def order_problems(problems: Sequence[Problem], order: str) -> list[Problem]:
@@ -74,7 +85,7 @@ def seed_tracker(tracker: UsageTracker, store: RunStore) -> None:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, *, note: Callable[[str], None] = lambda m: None,
-                        with_library: bool = True) -> AsyncIterator[Services]:
+                        with_library: bool = True, with_llm: bool = True) -> AsyncIterator[Services]:
     tracker = UsageTracker(settings.llm.prices, settings.budget)
     prompts = PromptLibrary.load(settings.prompts_dir)
     library = None
@@ -82,28 +93,66 @@ async def open_services(settings: Settings, *, note: Callable[[str], None] = lam
         note("opening the skill library")
         library = await asyncio.to_thread(SkillLibrary.open, settings.skills, None, lock_dir=settings.cache_dir)
     try:
-        with open_llm(settings, tracker) as llm:
+        with open_llm(settings, tracker) if with_llm else contextlib.nullcontext() as llm:
             async with SessionPool(settings.isabelle, on_progress=note) as pool:
-                yield Services(llm, Checker(pool, settings.isabelle), library, prompts, tracker)
+                pid = pool.server.pid if pool.server is not None else None
+                yield Services(llm, Checker(pool, settings.isabelle), library, prompts, tracker,
+                               isabelle_cpu_s=lambda: process_tree_cpu_s(pid) if pid is not None else None)
                 await pool.drain()
     finally:
         if library is not None:
             library.close()
 
 
+def method_meta(settings: Settings) -> dict[str, Any]:
+    """What makes a run the method it is; a resumed run must keep every one of these."""
+    return {"method": settings.prover.method, "hammer_first": runs_first_pass(settings),
+            "library": uses_library(settings)}
+
+
+def _check_resume_keeps_method(run_dir: Path, meta: dict[str, Any]) -> None:
+    old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if old.get("kind") != "eval":
+        return   # RunStore.open says what is wrong
+    # a run from before methods existed was a lego run with its library and no hammer pass
+    legacy = {"method": "lego", "hammer_first": False, "library": True}
+    how = {"method": "--method {}", "hammer_first": "prover.hammer_first = {}", "library": "prover.library = {}"}
+    for key, flag in how.items():
+        was = old.get(key, legacy[key])
+        if was != meta[key]:
+            raise RunDirError(f"{run_dir} was run with {flag.format(_flag_value(was))}, not "
+                              f"{flag.format(_flag_value(meta[key]))}; resume it with the settings it was started with")
+
+
+def _flag_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool,
                    meta: dict[str, Any], progress: Progress | None = None, evolvers: int = 0,
                    services: Services | None = None) -> dict[str, Any]:
+    check_method_settings(settings, evolvers=evolvers)
+    if settings.prover.method == "hammer" and settings.prover.attempts != 1:
+        # no sampling: a second try of the same tactics on the same statement is the same try
+        settings = settings.model_copy(update={"prover": settings.prover.model_copy(update={"attempts": 1})})
+        if progress:
+            progress.note("the hammer method makes one pass per problem (prover.attempts is not used)")
     ordered = order_problems(problems, settings.prover.order)
     meta = {"kind": "eval", "version": __version__, "started": now_iso(), "problems": [p.name for p in ordered],
-            "attempts": settings.prover.attempts, "evolvers": evolvers,
+            "attempts": settings.prover.attempts, "evolvers": evolvers, **method_meta(settings),
             # what verify-results needs to re-check a stored proof without the original data files
             "statements": {p.name: p.formal_statement for p in ordered},
             "preambles": {p.name: p.preamble for p in ordered if p.preamble.strip()}, **meta}
     RunStore.check(run_dir, resume=resume)  # fail before anything starts, and leave no empty run behind
+    if resume:
+        _check_resume_keeps_method(run_dir, meta)
 
     async def go(services: Services) -> dict[str, Any]:
-        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+        model = getattr(services.llm, "model", settings.llm.model) if services.llm is not None else None
+        # a library that already holds skills (an earlier run's) is part of what a comparison must show
+        start = await asyncio.to_thread(services.library.count) if services.library and uses_library(settings) else None
+        store = RunStore.open(run_dir, {**meta, "model": model, "library_skills_at_start": start},
+                              settings_to_toml_dict(settings), resume=resume)
         chosen = ordered
         if resume:  # the problem set of the run being resumed wins
             names = set(store.meta().get("problems", [])) or {p.name for p in ordered}
@@ -112,7 +161,8 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
 
     if services is not None:
         return await go(services)
-    async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
+    async with open_services(settings, note=progress.note if progress else (lambda m: None),
+                             with_library=uses_library(settings), with_llm=uses_llm(settings)) as made:
         return await go(made)
 
 
@@ -121,15 +171,20 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
     tracker = services.tracker
     seed_tracker(tracker, store)
     model = getattr(services.llm, "model", settings.llm.model)
-    prover = Prover(services.llm, services.checker, services.library, services.prompts, settings,
-                    price=lambda c: tracker.cost(model, c.usage))
-    if services.library is not None:
-        await asyncio.to_thread(services.library.add_problems, [(p.name, p.formal_statement) for p in problems])
+    library = services.library if uses_library(settings) else None
+    method = make_method(settings, llm=services.llm, checker=services.checker, library=library,
+                         prompts=services.prompts, price=lambda c: tracker.cost(model, c.usage))
+    first_pass = make_first_pass(settings, services.checker, library)
+    if library is not None:
+        await asyncio.to_thread(library.add_problems, [(p.name, p.formal_statement) for p in problems])
     sources = {p.name: p.source for p in problems}
+    cpu = _CpuClock(services.isabelle_cpu_s, store)
 
     def write_summary() -> dict[str, Any]:
         summary = summarize(store.records, [p.name for p in problems], max_attempts=settings.prover.attempts,
                             sources=sources, evolver_steps=store.evolver_steps, usage=tracker.summary())
+        summary["method"] = settings.prover.method
+        summary["isabelle_cpu_s"] = cpu.spent()
         store.write_summary(summary)
         return summary
 
@@ -139,27 +194,56 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
         if len(store.records) % 10 == 0 or record.solved:
             write_summary()
 
-    in_flight = settings.prover.concurrency or auto_concurrency(
-        settings.llm.concurrency, settings.isabelle.workers * settings.isabelle.checks_per_worker)
-    scheduler = Scheduler(prover.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
-                          budget=tracker.exhausted, on_record=on_record)
+    slots = settings.isabelle.workers * settings.isabelle.checks_per_worker
+    if settings.prover.method == "hammer":  # a wave fills the slots: no queueing, so seconds per problem are real
+        in_flight = settings.prover.concurrency or max(1, slots // settings.hammer.parallel)
+    else:
+        in_flight = settings.prover.concurrency or auto_concurrency(settings.llm.concurrency, slots)
+    scheduler = Scheduler(method.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
+                          budget=tracker.exhausted, on_record=on_record,
+                          first_pass=first_pass.attempt if first_pass else None)
     total = sum(1 for _ in scheduler.plan(problems))
+    if first_pass is not None:
+        total += len({p.name for p in problems} - {name for name, i in store.done() if i < 0} - set(store.solved()))
     if progress:
         progress.start(total + len(store.done()), len(store.done()), len(store.solved()))
     extra = []
     if evolvers:
         from lego_prover.evolver.loop import Evolver
 
-        evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings,
+        assert services.llm is not None
+        evolver = Evolver(services.llm, services.checker, library, services.prompts, settings,
                           store=store, price=lambda c: tracker.cost(model, c.usage))
         extra = [evolver.run_forever for _ in range(evolvers)]
     outcome = await scheduler.run(problems, extra=extra)
     summary = write_summary()
-    if services.library is not None:
-        summary["library"] = await asyncio.to_thread(services.library.stats)
+    if library is not None:
+        summary["library"] = await asyncio.to_thread(library.stats)
     summary["stopped_by_budget"] = outcome.stopped_by
     store.write_summary(summary)
     return summary
+
+
+class _CpuClock:
+    """The Isabelle server's CPU time spent by this run, earlier invocations of a resumed run included."""
+
+    def __init__(self, read: Callable[[], float | None], store: RunStore) -> None:
+        self._read = read
+        self._start = read()
+        earlier = None
+        path = store.path / "summary.json"
+        if path.is_file():
+            try:
+                earlier = json.loads(path.read_text(encoding="utf-8")).get("isabelle_cpu_s")
+            except (OSError, json.JSONDecodeError):
+                earlier = None
+        self._earlier = float(earlier) if isinstance(earlier, int | float) else 0.0
+
+    def spent(self) -> float | None:
+        now = self._read()
+        if now is None or self._start is None:
+            return None    # not measured: the server was not started by this lego-prover
+        return round(self._earlier + now - self._start, 2)
 
 
 async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool, steps: int,
@@ -182,7 +266,7 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
 
     tracker = services.tracker
     seed_tracker(tracker, store)
-    assert services.library is not None
+    assert services.library is not None and services.llm is not None
     await asyncio.to_thread(services.library.add_problems, [(p.name, p.formal_statement) for p in problems])
     model = getattr(services.llm, "model", settings.llm.model)
     evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings, store=store,

@@ -21,7 +21,7 @@ from lego_prover.run.store import load_run
 from lego_prover.run.summary import summarize
 
 
-def _png(fig: Any) -> str:
+def png_base64(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -45,7 +45,7 @@ def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, A
         ax.set_ylabel("solved (%)")
         ax.set_title("pass@k")
         ax.grid(alpha=0.3)
-        plots["Pass rate vs attempts"] = _png(fig)
+        plots["Pass rate vs attempts"] = png_base64(fig)
     sources = summary["by_source"]
     if sources:
         names = sorted(sources)
@@ -54,7 +54,7 @@ def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, A
         ax.barh(names, [sources[n]["solved"] for n in names], color="#3a7", label="solved")
         ax.set_xlabel("problems")
         ax.legend(loc="lower right")
-        plots["Solved by problem source"] = _png(fig)
+        plots["Solved by problem source"] = png_base64(fig)
     solved = {n: p for n, p in summary["per_problem"].items() if p["solved"]}
     if solved:
         names = sorted(solved, key=lambda n: solved[n]["prompt_tokens"] + solved[n]["completion_tokens"])
@@ -64,7 +64,7 @@ def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, A
         ax2 = ax.twiny()
         ax2.plot([solved[n]["cost_usd"] for n in names], names, "o", color="#c63", markersize=3)
         ax2.set_xlabel("cost (USD)", color="#c63")
-        plots["Tokens and cost per solved problem"] = _png(fig)
+        plots["Tokens and cost per solved problem"] = png_base64(fig)
     events = sorted([(r.finished_at, len(r.skills_added), "prover") for r in attempts] +
                     [(s.get("finished_at", ""), len(s.get("added", [])), "evolver") for s in steps])
     if any(n for _, n, _ in events):
@@ -81,13 +81,13 @@ def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, A
         ax.set_ylabel("skills added")
         ax.legend()
         ax.grid(alpha=0.3)
-        plots["Library growth during the run"] = _png(fig)
+        plots["Library growth during the run"] = png_base64(fig)
     if solved:
         used = summary["solved_using_retrieved_skills"]
         fig, ax = plt.subplots(figsize=(4, 3))
         ax.bar(["used retrieved skills", "did not"], [used, len(solved) - used], color=["#3a7", "#bbb"])
         ax.set_ylabel("solved problems")
-        plots["Lemma reuse"] = _png(fig)
+        plots["Lemma reuse"] = png_base64(fig)
     return plots
 
 
@@ -96,6 +96,9 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     lines = [f"# lego-prover run: {meta.get('benchmark', '?')} {meta.get('split', '')}".rstrip(), ""]
     lines += [f"- started {meta.get('started', '?')}, lego-prover {meta.get('version', '?')}, "
               f"{meta.get('attempts', '?')} attempts per problem, {meta.get('evolvers', 0)} evolvers",
+              f"- method {meta.get('method', 'lego')}"
+              + (" without the library" if meta.get("method", "lego") == "lego" and not meta.get("library", True) else "")
+              + (", the hammer pass before each problem's first LLM attempt" if meta.get("hammer_first") else ""),
               f"- **solved {summary['solved']} / {summary['problems']} ({100 * summary['pass_rate']:.1f}%)** "
               f"in {summary['attempts']} attempts",
               f"- tokens {summary['tokens']:,}, cost ${summary['cost_usd']:.4f}"
@@ -113,6 +116,7 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
         lines += [f"> {len(trusting)} solved problem(s) relied on oracles you listed as trusted "
                   f"(isabelle.trusted_oracles): {', '.join(trusting)}. Isabelle did not prove them from "
                   "first principles alone.", ""]
+    lines += _hammer_lines(summary)
     if summary.get("stopped_by_budget"):
         lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
     lines += ["## pass@k", "", "| k | solved | rate |", "|---:|---:|---:|"]
@@ -139,13 +143,34 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     lines += ["", "## Problems", "", "| problem | solved at | attempts | tokens | cost | retrieved skills used |",
               "|---|---:|---:|---:|---:|---|"]
     for name, p in sorted(summary["per_problem"].items()):
-        at = str(p["solved_at_attempt"] + 1) if p["solved"] else "—"
+        at = ("hammer pass" if p["solved_at_attempt"] < 0 else str(p["solved_at_attempt"] + 1)) if p["solved"] else "—"
         lines.append(f"| {name} | {at} | {p['attempts']} | {p['prompt_tokens'] + p['completion_tokens']:,} | "
                      f"${p['cost_usd']:.4f} | {', '.join(p['used_skills'])} |")
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
-def _markdown_to_html(md: str) -> str:
+def _hammer_lines(summary: dict[str, Any]) -> list[str]:
+    """The hammer pass's share (and every figure without it), and the hammer's time per problem."""
+    lines = []
+    first = summary.get("solved_by_hammer_first") or 0
+    if first:
+        rest = summary["excluding_hammer_first"]
+        lines.append(f"- {first} solved by the hammer pass before any LLM attempt (no tokens); without these "
+                     f"problems: **{rest['solved']} / {rest['problems']} ({100 * rest['pass_rate']:.1f}%)**")
+    hammer = summary.get("hammer")
+    if hammer:
+        seconds = hammer["seconds_per_problem"]
+        cpu = summary.get("isabelle_cpu_s")
+        lines.append(f"- hammer: {hammer['solved']} / {hammer['problems']} solved ({hammer['solved_by_tactic']} by a "
+                     f"tactic, {hammer['solved_by_sledgehammer']} by Sledgehammer); seconds per problem: median "
+                     f"{seconds['median']}, p95 {seconds['p95']}, max {seconds['max']}; Isabelle check time "
+                     f"{hammer['isabelle_check_s']:.1f} s; Isabelle CPU time "
+                     + (f"{cpu:.1f} s (the whole run)" if cpu is not None else
+                        "not measured (the Isabelle server was not started by lego-prover)"))
+    return [*lines, ""] if lines else []
+
+
+def markdown_to_html(md: str) -> str:
     """Enough Markdown for our own report: headings, bullets, tables, quotes, bold."""
     out: list[str] = []
     in_table = in_list = False
@@ -175,7 +200,9 @@ def _markdown_to_html(md: str) -> str:
         if in_list:
             out.append("</ul>")
             in_list = False
-        if line.startswith("## "):
+        if line.startswith("### "):
+            out.append(f"<h3>{esc[4:]}</h3>")
+        elif line.startswith("## "):
             out.append(f"<h2>{esc[3:]}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{esc[2:]}</h1>")
@@ -195,7 +222,7 @@ def _bold(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .6rem;text-align:right}
 td:first-child,th:first-child{text-align:left}h2{margin-top:2rem;border-bottom:1px solid #eee}
 figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}blockquote{color:#a50}"""
@@ -204,9 +231,9 @@ figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}blockquote{color:#a50
 def render_html(meta: dict[str, Any], summary: dict[str, Any], plots: dict[str, str]) -> str:
     figures = "\n".join(f'<figure><img alt="{html.escape(t)}" src="data:image/png;base64,{data}">'
                         f"<figcaption>{html.escape(t)}</figcaption></figure>" for t, data in plots.items())
-    body = _markdown_to_html(render_markdown(meta, summary))
+    body = markdown_to_html(render_markdown(meta, summary))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lego-prover report</title>"
-            f"<style>{_STYLE}</style></head><body>{body}<h2>Plots</h2>{figures}</body></html>\n")
+            f"<style>{STYLE}</style></head><body>{body}<h2>Plots</h2>{figures}</body></html>\n")
 
 
 def write_report(run_dir: Path) -> tuple[Path, Path]:
@@ -216,6 +243,7 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     summary = summarize(attempts, problems, max_attempts=int(meta.get("attempts") or 1), sources=sources,
                         evolver_steps=steps, usage=stored.get("usage"), library=stored.get("library"))
     summary["stopped_by_budget"] = stored.get("stopped_by_budget")
+    summary["isabelle_cpu_s"] = stored.get("isabelle_cpu_s")
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
     html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")

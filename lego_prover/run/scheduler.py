@@ -10,6 +10,10 @@ problems within a round is given), a problem stops when solved, and at most
 ``concurrency`` attempts are in flight. Finished attempts are in the store before they are
 counted. A spent budget starts no new attempt; those in flight finish. ``extra`` tasks
 (evolvers) run beside the attempts and are cancelled when the attempts are done.
+
+A ``first_pass`` (the hammer pass of ``prover.hammer_first``) runs once per problem, as
+attempt ``FIRST_PASS`` (-1), before the problem's first attempt; every attempt on the
+problem waits for it, and none is made when it solved the problem.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from lego_prover.prover.attempt import AttemptRecord
 from lego_prover.run.store import RunStore
 
 AttemptFn = Callable[[Problem, int], Awaitable[AttemptRecord]]
+FIRST_PASS = -1     # the attempt index of a first pass in the store
 
 
 def auto_concurrency(llm_slots: int, check_slots: int) -> int:
@@ -50,13 +55,15 @@ class RunOutcome:
 class Scheduler:
     def __init__(self, attempt: AttemptFn, store: RunStore, *, attempts: int, concurrency: int,
                  budget: Callable[[], str | None] = lambda: None,
-                 on_record: Callable[[AttemptRecord], None] | None = None) -> None:
+                 on_record: Callable[[AttemptRecord], None] | None = None,
+                 first_pass: AttemptFn | None = None) -> None:
         self._attempt = attempt
         self._store = store
         self._attempts = attempts
         self._concurrency = concurrency
         self._budget = budget
         self._on_record = on_record
+        self._first_pass = first_pass
 
     def plan(self, problems: Sequence[Problem]) -> Iterator[tuple[Problem, int]]:
         """Round-robin by attempt index, skipping what the store already holds."""
@@ -87,18 +94,35 @@ class Scheduler:
                         return problem, index
                 return None
 
+        def finish(record: AttemptRecord) -> None:
+            self._store.append(record)
+            outcome.finished += 1
+            if record.solved:
+                outcome.solved.add(record.problem)
+            if record.failure == "budget" and not outcome.stopped_by:
+                outcome.stopped_by = record.reason
+            if self._on_record:
+                self._on_record(record)
+
+        passed = {name for name, index in self._store.done() if index == FIRST_PASS}
+        passing: dict[str, asyncio.Lock] = {}
+
+        async def first_pass(problem: Problem) -> bool:
+            """Run the problem's first pass once (its other attempts wait); False when it solved it."""
+            if self._first_pass is not None and problem.name not in passed:
+                async with passing.setdefault(problem.name, asyncio.Lock()):
+                    if problem.name not in passed:
+                        finish(await self._first_pass(problem, FIRST_PASS))
+                        passed.add(problem.name)
+            return problem.name not in outcome.solved
+
         async def worker() -> None:
             while (item := await next_item()) is not None:
                 problem, index = item
-                record = await self._attempt(problem, index)
-                self._store.append(record)
-                outcome.finished += 1
-                if record.solved:
-                    outcome.solved.add(problem.name)
-                if record.failure == "budget" and not outcome.stopped_by:
-                    outcome.stopped_by = record.reason
-                if self._on_record:
-                    self._on_record(record)
+                if not await first_pass(problem):
+                    outcome.started -= 1       # solved by the first pass: this attempt is never made
+                    continue
+                finish(await self._attempt(problem, index))
 
         helpers = [asyncio.create_task(fn()) for fn in extra]
         try:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.run.figures import excluding_first_pass, hammer_figures
+from lego_prover.run.scheduler import FIRST_PASS
 
 
 def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max_attempts: int,
@@ -28,6 +30,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
             "cost_usd": round(sum(r.cost_usd for r in records), 6),
             "used_skills": [u["name"] for u in first.skills_used] if first else [],
             "trusted_oracles": list(first.trusted_oracles) if first else [],
+            "solved_by": first.method if first else None,
             "source": (sources or {}).get(name, ""),
             "failures": dict(_count(r.failure or "solved" for r in records)),
         }
@@ -66,6 +69,11 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "per_problem": per_problem,
         "usage": usage or {},
         "library": library or {},
+        # the hammer pass before a problem's first LLM attempt (prover.hammer_first): its solves, and
+        # every figure without those problems; the hammer method's (or pass's) time per problem
+        "solved_by_hammer_first": sum(1 for p in per_problem.values() if p["solved_at_attempt"] == FIRST_PASS),
+        "excluding_hammer_first": excluding_first_pass(per_problem, max_attempts),
+        "hammer": hammer_figures(attempts),
     }
 
 
