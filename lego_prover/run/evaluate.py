@@ -51,6 +51,7 @@ class Services:
     library: SkillLibrary | None
     prompts: PromptLibrary
     tracker: UsageTracker
+    check_slots: int | None = None      # None: isabelle.workers x checks_per_worker of this machine
 
 
 def order_problems(problems: Sequence[Problem], order: str) -> list[Problem]:
@@ -83,12 +84,25 @@ async def open_services(settings: Settings, *, note: Callable[[str], None] = lam
         library = await asyncio.to_thread(SkillLibrary.open, settings.skills, None, lock_dir=settings.cache_dir)
     try:
         with open_llm(settings, tracker) as llm:
-            async with SessionPool(settings.isabelle, on_progress=note) as pool:
-                yield Services(llm, Checker(pool, settings.isabelle), library, prompts, tracker)
-                await pool.drain()
+            async with open_checker(settings, note) as (checker, slots):
+                yield Services(llm, checker, library, prompts, tracker, slots)
     finally:
         if library is not None:
             library.close()
+
+
+@contextlib.asynccontextmanager
+async def open_checker(settings: Settings, note: Callable[[str], None]) -> AsyncIterator[tuple[CheckerProtocol, int]]:
+    """This machine's session pool, or checker actors on a Ray cluster (``run.ray_address``); and its check slots."""
+    if settings.run.ray_address:
+        from lego_prover.run.cluster import open_cluster_checker
+
+        async with open_cluster_checker(settings, note=note) as remote:
+            yield remote, remote.capacity
+        return
+    async with SessionPool(settings.isabelle, on_progress=note) as pool:
+        yield Checker(pool, settings.isabelle), settings.isabelle.workers * settings.isabelle.checks_per_worker
+        await pool.drain()
 
 
 async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool,
@@ -140,7 +154,7 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
             write_summary()
 
     in_flight = settings.prover.concurrency or auto_concurrency(
-        settings.llm.concurrency, settings.isabelle.workers * settings.isabelle.checks_per_worker)
+        settings.llm.concurrency, services.check_slots or settings.isabelle.workers * settings.isabelle.checks_per_worker)
     scheduler = Scheduler(prover.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
                           budget=tracker.exhausted, on_record=on_record)
     total = sum(1 for _ in scheduler.plan(problems))
