@@ -127,7 +127,7 @@ def check_library(settings: Settings) -> list[Finding]:
 
 def check_cluster(settings: Settings) -> list[Finding]:
     """Every node of the Ray cluster (``run.ray_address``): Isabelle, heap, and the check slots there."""
-    from lego_prover.run.cluster import plan_actors, probe_nodes
+    from lego_prover.run.cluster import probe_nodes
 
     address = settings.run.ray_address
     try:
@@ -144,13 +144,20 @@ def check_cluster(settings: Settings) -> list[Finding]:
         if r.version != __version__:
             findings.append(Finding(f"{where}: lego-prover", False, f"{r.version} (the driver has {__version__})",
                                     "install the same lego-prover version on every node"))
-        actors = len(plan_actors([{"NodeID": r.node_ip, "Alive": True, "Resources": {"CPU": r.cpus}}],
-                                 settings.run.ray_actor_cpus))
-        free = "" if r.free_cpus is None else f", {r.free_cpus} free"
-        findings.append(Finding(f"{where}: check slots", actors > 0,
-                                f"{actors * per_actor} ({actors} checker actors x {per_actor}; {r.cpus} CPUs{free})",
+        actors = _actors_for(r.cpus, settings)
+        detail = f"{actors * per_actor} ({actors} checker actor{'' if actors == 1 else 's'} x {per_actor})"
+        if r.free_cpus is not None:
+            detail += f", {_actors_for(r.free_cpus, settings) * per_actor} free now"
+        detail += f"; {r.cpus} CPUs" + ("" if r.free_cpus is None else f", {r.free_cpus} free")
+        findings.append(Finding(f"{where}: check slots", actors > 0, detail,
                                 "" if actors else "this node has too few CPUs for a checker (run.ray_actor_cpus)"))
     return findings
+
+
+def _actors_for(cpus: int, settings: Settings) -> int:
+    from lego_prover.run.cluster import plan_actors
+
+    return len(plan_actors([{"NodeID": "n", "Alive": True, "Resources": {"CPU": cpus}}], settings.run.ray_actor_cpus))
 
 
 def run_doctor(settings: Settings) -> list[Finding]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import socket
@@ -90,7 +91,7 @@ class IsabelleCheckerFactory:
 
         settings = self._settings
         if self._node_work_dir:
-            settings = settings.model_copy(update={"work_dir": IsabelleSettings().work_dir})
+            settings = settings.model_copy(update={"work_dir": IsabelleSettings.model_validate({}).work_dir})
         async with SessionPool(settings) as pool:
             yield NodeChecker(Checker(pool, settings), settings.workers * settings.checks_per_worker,
                               pool.isabelle_name)
@@ -129,8 +130,7 @@ class CheckerActor:
             raise ClusterError(f"{socket.gethostname()} has lego-prover {__version__} but the driver has "
                                f"{self._driver_version}; install the same version on every node")
         self._node = await self._stack.enter_async_context(self._factory.open())
-        import ray
-
+        ray = import_ray()
         return ActorInfo(self._name, ray.util.get_node_ip_address(), socket.gethostname(), os.getpid(),
                          self._node.capacity, self._node.isabelle)
 
@@ -209,7 +209,7 @@ def plan_actors(nodes: Sequence[dict[str, Any]], cpus_per_actor: int | None) -> 
     ``nodes`` is what ``ray.nodes()`` returns. A node with no CPU (a head started with
     ``--num-cpus 0`` to keep it free for the driver) gets none.
     """
-    plans = []
+    plans: list[ActorPlan] = []
     for node in nodes:
         cpus = int(node.get("Resources", {}).get("CPU", 0))
         if not node.get("Alive") or cpus < 1:
@@ -364,9 +364,8 @@ def _free_cpus_per_node(ray: Any) -> dict[str, int]:
     """Free CPUs per node id, from Ray's developer API (the public per-node view needs the
     dashboard); says nothing if that call is gone in another Ray version."""
     try:
-        from ray._private.state import available_resources_per_node
-
-        per_node = available_resources_per_node()
+        state = importlib.import_module("ray._private.state")
+        per_node = state.available_resources_per_node()
         return {str(k): int(v.get("CPU", 0)) for k, v in per_node.items()}
     except Exception:
         return {}

@@ -124,6 +124,10 @@ class ForwardingChecker:
     def alive(self) -> int:
         return sum(1 for s in self._slots if s.lost is None)
 
+    @property
+    def remotes(self) -> list[RemoteChecker]:
+        return [s.remote for s in self._slots]
+
     def stats(self) -> list[RemoteStats]:
         return [RemoteStats(s.remote.name, s.remote.capacity, s.in_flight, s.done, s.lost) for s in self._slots]
 
