@@ -5,16 +5,19 @@ local cluster."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
+import time
 from collections.abc import Sequence
 
 import pytest
 from typer.testing import CliRunner
 
 from lego_prover.cli import app
+from lego_prover.errors import LegoProverError
 from lego_prover.isabelle.checker import TheoryContext
 from lego_prover.isabelle.verdict import FailureKind, Verdict
-from lego_prover.run.cluster import plan_actors
+from lego_prover.run.cluster import plan_actors, ray_session
 from lego_prover.run.forwarding import ForwardingChecker, RemoteLost
 
 CONTEXT = TheoryContext(("Main",), "", "t", 'theorem t: "True"')
@@ -30,6 +33,7 @@ class FakeRemote:
         self.gate.set()
         self.seen: list[str] = []
         self.dies_with: RemoteLost | None = None
+        self.isabelle_broken = False
         self.running = 0
 
     async def check(self, text: str, context: TheoryContext, *, repair: bool = True) -> Verdict:
@@ -39,6 +43,9 @@ class FakeRemote:
             await self.gate.wait()
             if self.dies_with is not None:
                 raise self.dies_with
+            if self.isabelle_broken:
+                return Verdict(False, FailureKind.SERVER, f"Isabelle could not be restarted on {self.name}", "T",
+                               text, context.target)
             return Verdict(True, None, f"verified by {self.name}", "T", text, context.target)
         finally:
             self.running -= 1
@@ -119,6 +126,18 @@ async def test_an_unavailable_remote_is_skipped_for_a_while_then_used_again() ->
     await asyncio.wait_for(blocked, 5)
 
 
+async def test_a_node_whose_isabelle_fails_is_rested_and_its_checks_go_elsewhere() -> None:
+    broken, fine = FakeRemote("broken", 4), FakeRemote("fine", 1)
+    broken.isabelle_broken = True
+    checker = ForwardingChecker([broken, fine], retry_after_s=60)
+    verdicts = await asyncio.wait_for(asyncio.gather(*(checker.check(f"p{i}", CONTEXT) for i in range(3))), 5)
+    assert all(v.reason == "verified by fine" for v in verdicts), "fast failures do not draw the checks"
+    assert checker.alive == 2, "rested, not dropped"
+    fine.isabelle_broken = True
+    alone = await asyncio.wait_for(checker.check("p3", CONTEXT), 5)
+    assert alone.failure is FailureKind.SERVER and alone.reason == "Isabelle could not be restarted on fine"
+
+
 async def test_a_check_that_keeps_losing_remotes_stops_after_max_moves() -> None:
     remotes = [FakeRemote(f"r{i}", 1) for i in range(5)]
     for r in remotes:
@@ -150,3 +169,16 @@ def test_without_ray_the_ray_flag_is_one_line_naming_the_install(monkeypatch: py
     shown = " ".join(doctor.output.split())
     assert "✗ Ray cluster auto: not usable" in shown and "pip install 'lego-prover[ray]'" in shown
     assert doctor.exit_code == 1
+
+
+def test_a_dead_cluster_address_is_one_line_at_once_not_minutes_of_ray_retries() -> None:
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'lego-prover[ray]')")
+    with socket.socket() as probe:          # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(LegoProverError) as caught, ray_session(f"127.0.0.1:{port}"):
+        pass
+    assert time.monotonic() - started < 10
+    assert str(caught.value).startswith(f"could not connect to the Ray cluster at '127.0.0.1:{port}' (nothing answers")
+    assert "ray start --head" in str(caught.value) and "\n" not in str(caught.value)

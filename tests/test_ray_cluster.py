@@ -16,6 +16,7 @@ import signal
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lego_prover.cli import app
-from lego_prover.config import load_settings
+from lego_prover.config import IsabelleSettings, RunSettings, Settings, load_settings
 from lego_prover.doctor import check_cluster
+from lego_prover.isabelle.checker import Checker, TheoryContext
 from lego_prover.isabelle.verdict import BlockVerdict, ErrorReport, FailureKind, Verdict
 from lego_prover.llm.usage import UsageTracker
 from lego_prover.problems import load_problems
@@ -38,6 +40,7 @@ from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
 from tests.fakes.scripted_llm import ScriptedLLM
 from tests.killed_run import kill_when
 from tests.test_eval_e2e import FAILING, OTHER, SOLVED, answer, read_attempts
+from tests.test_evolver import _seed_library, varied_answer
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not MINIF2F_DIR.is_dir(), reason="../shared/minif2f is not present")]
@@ -122,6 +125,31 @@ def test_a_verdict_crosses_ray_unchanged(ray_cluster: str) -> None:
     assert back.errors[0].kind is FailureKind.TACTIC and back.root_errors == verdict.root_errors
 
 
+async def test_check_and_confirm_in_an_actor_give_the_local_checkers_verdicts(
+        ray_cluster: str, script: Script, checker: Checker, isabelle_settings: IsabelleSettings) -> None:
+    statement = 'theorem t:\n  fixes a :: nat\n  shows "a + 0 = a"'
+    good = 'lemma helper:\n  shows "(2::nat) + 2 = 4"\n  by simp\n\n' + statement + "\n  (* GOOD *)\n  by simp"
+    bad = statement + "\n  (* BAD *)\n  by blast"
+    script.by_marker["GOOD"] = replies.verified()
+    script.by_marker["BAD"] = replies.error_at("by blast", "Failed to apply initial proof method\\<^here>:\ngoal (1 subgoal):\n 1. a + 0 = a")
+    script.default = replies.verified()                    # the lemma checked alone by confirm
+    context = TheoryContext(tuple(isabelle_settings.imports), "", "t", statement)
+    settings = Settings(isabelle=isabelle_settings, run=RunSettings(ray_address="auto", ray_actor_cpus=4))
+
+    def same(v: Verdict) -> Verdict:
+        return replace(v, theory_name="T_X", theory_text=re.sub(r"T_[0-9a-f]{32}", "T_X", v.theory_text), elapsed_s=0)
+
+    local = [await checker.check(good, context), await checker.check(bad, context)]
+    local.append(await checker.confirm(local[0], context, ["helper"]))
+    async with open_cluster_checker(settings) as remote:
+        assert remote.alive == 1
+        ray_made = [await remote.check(good, context), await remote.check(bad, context)]
+        ray_made.append(await remote.confirm(ray_made[0], context, ["helper"]))
+    assert [v.verified for v in ray_made] == [True, False, True]
+    assert ray_made[1].errors[0].goal == "1. a + 0 = a" and ray_made[1].failure is FailureKind.TACTIC
+    assert [same(v) for v in ray_made] == [same(v) for v in local]
+
+
 def test_an_eval_on_the_cluster_records_exactly_what_the_one_machine_run_records(
         ray_cluster: str, workspace: Path, llm: ScriptedLLM, script: Script,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,6 +173,28 @@ def test_an_eval_on_the_cluster_records_exactly_what_the_one_machine_run_records
     summaries = [json.loads((workspace / d / "summary.json").read_text()) for d in ("one", "cluster")]
     one_summary, cluster_summary = ((s["solved"], s["attempts"], s["pass_at_k"]) for s in summaries)
     assert one_summary == cluster_summary
+
+
+def test_evolve_checks_on_the_cluster_too(ray_cluster: str, workspace: Path, script: Script,
+                                          fake_server: FakeIsabelleServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with (workspace / "lego-prover.toml").open("a") as toml:
+        toml.write('[evolver]\nsamples = 1\nconcurrency = 2\n')
+    monkeypatch.setenv("LEGO_PROVER_SKILLS__DEDUP_THRESHOLD", "1.0")     # every evolved lemma is new
+    _seed_library(workspace)
+    script.default = replies.verified()
+    scripted = ScriptedLLM(varied_answer)
+
+    @contextmanager
+    def fake_open_llm(settings: object, tracker: UsageTracker) -> Iterator[ScriptedLLM]:
+        scripted.tracker = tracker
+        yield scripted
+
+    monkeypatch.setattr(evaluate, "open_llm", fake_open_llm)
+    result = runner.invoke(app, ["evolve", "--steps", "4", "--for", "minif2f:valid", "--run-dir", "run", "--ray", "auto"])
+    assert result.exit_code == 0, result.output
+    assert "2 checker actors with 4 check slots" in result.output
+    steps = [json.loads(line) for line in (workspace / "run" / "evolver.jsonl").read_text().splitlines()]
+    assert sorted(s["step"] for s in steps) == [0, 1, 2, 3] and sum(len(s["added"]) for s in steps) >= 1
 
 
 async def test_a_killed_actor_has_its_checks_retried_elsewhere_and_the_run_finishes(

@@ -232,17 +232,31 @@ def ray_session(address: str) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
+    hint = "start one with 'ray start --head' and pass its address, see 'Running on a cluster' in the README"
+    refused = _unreachable(address)
+    if refused:  # Ray itself would retry a dead address for minutes
+        raise ClusterError(f"could not connect to the Ray cluster at {address!r} ({refused}); {hint}")
     options: dict[str, Any] = {"include_dashboard": False} if address == "local" else {}
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"could not connect to the Ray cluster at {address!r} ({_first_line(exc)}); start one "
-                           "with 'ray start --head' and pass its address, see 'Running on a cluster' in the "
-                           "README") from None
+        raise ClusterError(f"could not connect to the Ray cluster at {address!r} ({_first_line(exc)}); {hint}") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _unreachable(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why nothing answers at a ``HOST:PORT`` address (``ray://`` too), or None (also for ``auto``/``local``)."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host, int(port)), timeout_s).close()
+    except OSError as exc:
+        return f"nothing answers at {host}:{port}: {exc.strerror or exc}"
+    return None
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,10 @@ check runs and what happens when a remote goes away:
   about a text, so asking twice is safe; the caller sees one verdict. A remote that is
   only *unavailable* (``permanent=False``) is left out for ``retry_after_s`` and then used
   again.
+- **A failing Isabelle**: a ``server`` verdict (the node's Isabelle failed even after the
+  actor restarted it) rests that remote like an unavailable one and asks another, so a
+  broken node cannot draw checks with its fast failures; when no other remote is ready,
+  or after ``max_moves`` tries, that verdict is the answer.
 - **No hang**: once no remote is left, every waiting and later check returns a verdict
   with ``FailureKind.SERVER`` (an infrastructure failure, not a proof failure) saying so.
   A check that loses ``max_moves`` remotes in a row gets the same verdict, so one text
@@ -135,6 +139,7 @@ class ForwardingChecker:
 
     async def _forward(self, call: Callable[[RemoteChecker], Awaitable[Verdict]], lost: Verdict) -> Verdict:
         losses: list[str] = []
+        server_failure: Verdict | None = None
         while len(losses) < self._max_moves:
             slot = await self._acquire()
             if slot is None:
@@ -151,7 +156,19 @@ class ForwardingChecker:
             finally:
                 self._release(slot)
             slot.done += 1
+            if verdict.failure is FailureKind.SERVER:
+                # that node's Isabelle failed even after the actor's own restart: rest the node
+                # and ask another, or its fast failures would draw ever more checks to it
+                losses.append(f"{slot.remote.name}: {verdict.reason}")
+                server_failure = verdict
+                self._drop(slot, RemoteLost(verdict.reason, permanent=False))
+                if not self._any_ready():
+                    return verdict      # nobody else to ask now: an infrastructure failure, at once
+                self.retried += 1
+                continue
             return verdict
+        if server_failure is not None:
+            return server_failure
         return replace(lost, reason=f"this check lost {len(losses)} checkers in a row; last: {losses[-1]}")
 
     async def _acquire(self) -> _Slot | None:
@@ -171,6 +188,10 @@ class ForwardingChecker:
             # one event loop thread: nothing changes between the look above and this wait
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._changed), min(wake) if wake else None)
+
+    def _any_ready(self) -> bool:
+        now = self._clock()
+        return any(s.lost is None and s.back_at <= now for s in self._slots)
 
     def _signal(self) -> None:
         """Wake every waiting check: a slot was freed or a remote was lost."""
