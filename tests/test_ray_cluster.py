@@ -59,6 +59,8 @@ def ray_cluster() -> Iterator[str]:
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
         mp.delenv("RAY_AUTH_MODE", raising=False)  # ray.init sets it; restored (removed) afterwards
         ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'lego-prover[ray]')")
+        # the same switch as read at import time, for when another test imported Ray first
+        mp.setattr("ray._private.ray_constants.ENABLE_RAY_CLUSTER", False)
         ray.init(num_cpus=4, include_dashboard=False, object_store_memory=100 * 2**20, log_to_driver=False,
                  logging_level=logging.WARNING)
         try:
