@@ -248,6 +248,8 @@ def test_a_killed_driver_resumes_on_the_cluster_without_losing_or_repeating_an_a
     assert 3 <= len(before) < 12, "killed mid-run"
     result = runner.invoke(app, [*argv, "--resume", "--ray", "auto"])
     assert result.exit_code == 0, result.output
+    # the cluster has 4 CPUs: both new actors got placed, so Ray ended the dead driver's two
+    assert "2 checker actors with 4 check slots" in result.output
     after = read_attempts(workspace / "run")
     assert after[: len(before)] == before, "nothing written before the kill was lost or changed"
     keys = [(r["problem"], r["attempt"]) for r in after]
