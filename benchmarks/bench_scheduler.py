@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lego_prover.config import load_settings
-from lego_prover.isabelle.checker import TheoryContext
+from lego_prover.isabelle.checker import CheckOptions, TheoryContext
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.llm.base import ChatMessage, Completion, Usage
 from lego_prover.problems import Problem
@@ -75,7 +75,8 @@ class SimulatedChecker:
         self._scale = scale
         self._rng = rng
 
-    async def check(self, text: str, context: TheoryContext, *, repair: bool = True) -> Verdict:
+    async def check(self, text: str, context: TheoryContext, *, repair: bool = True,
+                    options: CheckOptions | None = None) -> Verdict:
         async with self._slots:
             await asyncio.sleep(self._rng.uniform(*CHECK_S) * self._scale)
         return Verdict(False, FailureKind.TACTIC, "simulated failure", "T", text, context.target)

@@ -188,6 +188,7 @@ def eval_cmd(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
     max_cost: Annotated[float | None, typer.Option(help="Stop starting attempts past this many USD (budget.max_cost_usd).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run (budget.max_tokens).")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help="Check proofs on a Ray cluster: auto or its ADDRESS (run.ray_address).")] = None,
 ) -> None:
     """Run the prover on miniF2F (or your problems) and store every attempt.
 
@@ -209,7 +210,8 @@ def eval_cmd(
                                  "prover.informal": informal, "llm.model": model, "llm.base_url": base_url,
                                  "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
                                  "prover.method": method, "prover.library": library,
-                                 "prover.hammer_first": hammer_first})
+                                 "prover.hammer_first": hammer_first, "run.ray_address": ray})
+        _require_ray(settings)
         if resume and run_dir is None:
             raise LegoProverError("--resume needs --run-dir (the run to continue)")
         chosen, meta = _problems_for_run(settings, benchmark, split, problems_file, problems)
@@ -236,6 +238,7 @@ def evolve(
     resume: Annotated[bool, typer.Option(help="Continue the evolve run in --run-dir.")] = False,
     max_cost: Annotated[float | None, typer.Option(help="Budget in USD (budget.max_cost_usd).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget (budget.max_tokens).")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help="Check proofs on a Ray cluster: auto or its ADDRESS (run.ray_address).")] = None,
 ) -> None:
     """Grow the skill library offline: evolve skills and prove open requests, aimed at target problems.
 
@@ -252,7 +255,9 @@ def evolve(
         from lego_prover.run.evaluate import run_evolve
 
         settings = cli_settings({"data_dir": str(data_dir) if data_dir else None,
-                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens})
+                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
+                                 "run.ray_address": ray})
+        _require_ray(settings)
         if resume and run_dir is None:
             raise LegoProverError("--resume needs --run-dir (the run to continue)")
         if (for_ is None) == (problems_file is None):
@@ -276,6 +281,14 @@ def evolve(
             raise typer.Exit(3)
 
     guarded(body)
+
+
+def _require_ray(settings: Settings) -> None:
+    """With run.ray_address set, a missing Ray is one line now, before anything starts."""
+    if settings.run.ray_address:
+        from lego_prover.run.cluster import import_ray
+
+        import_ray()
 
 
 def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
@@ -403,14 +416,16 @@ async def _check_examples(settings: Settings, check_all: Any) -> Any:
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    ray: Annotated[str | None, typer.Option("--ray", help="Check every node of this Ray cluster (auto or ADDRESS) for Isabelle, heap and check slots.")] = None,
+) -> None:
     """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint)."""
 
     def body() -> None:
         from lego_prover.doctor import run_doctor
         from lego_prover.render import print_findings
 
-        findings = run_doctor(cli_settings())
+        findings = run_doctor(cli_settings({"run.ray_address": ray}))
         print_findings(out, findings)
         raise typer.Exit(0 if all(f.ok for f in findings) else 1)
 

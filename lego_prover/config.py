@@ -179,6 +179,11 @@ class BudgetSettings(_Section):
     max_wall_s: float | None = Field(None, gt=0)
 
 
+class RunSettings(_Section):
+    ray_address: str | None = Field(None, description="check proofs on a Ray cluster: 'auto', 'HOST:PORT' or 'ray://HOST:PORT'; None = this machine")
+    ray_actor_cpus: int | None = Field(None, ge=1, description="one checker actor per this many CPUs of each node; None = one per node")
+
+
 class Settings(_Section):
     isabelle: IsabelleSettings = Field(default_factory=IsabelleSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
@@ -187,6 +192,7 @@ class Settings(_Section):
     evolver: EvolverSettings = Field(default_factory=EvolverSettings)  # type: ignore[arg-type]
     hammer: HammerSettings = Field(default_factory=HammerSettings)  # type: ignore[arg-type]
     budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
+    run: RunSettings = Field(default_factory=RunSettings)  # type: ignore[arg-type]
     data_dir: Path | None = Field(None, description="miniF2F jsonl folder; None = the download cache")
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     prompts_dir: Path | None = Field(None, description="None = the prompts/ shipped with lego-prover")

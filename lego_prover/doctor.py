@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from lego_prover import __version__
 from lego_prover.config import Settings
 from lego_prover.errors import LegoProverError
 
@@ -182,9 +183,46 @@ def check_library(settings: Settings) -> list[Finding]:
     return [Finding("skill library", ok, f"{path.resolve()}", "" if ok else f"make {parent} writable or set skills.db_path")]
 
 
+def check_cluster(settings: Settings) -> list[Finding]:
+    """Every node of the Ray cluster (``run.ray_address``): Isabelle, heap, and the check slots there."""
+    from lego_prover.run.cluster import probe_nodes
+
+    address = settings.run.ray_address
+    try:
+        reports = probe_nodes(settings)
+    except LegoProverError as exc:
+        return [Finding("Ray cluster", False, f"{address}: not usable", str(exc))]
+    findings = [Finding("Ray cluster", bool(reports), f"{address}: {len(reports)} alive nodes",
+                        "" if reports else "start nodes with 'ray start --address HEAD:PORT'")]
+    per_actor = settings.isabelle.workers * settings.isabelle.checks_per_worker
+    for r in reports:
+        where = f"node {r.hostname} ({r.node_ip})"
+        for name, ok, detail, fix in r.findings:
+            findings.append(Finding(f"{where}: {name}", ok, detail, fix))
+        if r.version != __version__:
+            findings.append(Finding(f"{where}: lego-prover", False, f"{r.version} (the driver has {__version__})",
+                                    "install the same lego-prover version on every node"))
+        actors = _actors_for(r.cpus, settings)
+        detail = f"{actors * per_actor} ({actors} checker actor{'' if actors == 1 else 's'} x {per_actor})"
+        if r.free_cpus is not None:
+            detail += f", {_actors_for(r.free_cpus, settings) * per_actor} free now"
+        detail += f"; {r.cpus} CPUs" + ("" if r.free_cpus is None else f", {r.free_cpus} free")
+        findings.append(Finding(f"{where}: check slots", actors > 0, detail,
+                                "" if actors else "this node has too few CPUs for a checker (run.ray_actor_cpus)"))
+    return findings
+
+
+def _actors_for(cpus: int, settings: Settings) -> int:
+    from lego_prover.run.cluster import plan_actors
+
+    return len(plan_actors([{"NodeID": "n", "Alive": True, "Resources": {"CPU": cpus}}], settings.run.ray_actor_cpus))
+
+
 def run_doctor(settings: Settings) -> list[Finding]:
     findings: list[Finding] = []
-    for check in (check_isabelle, check_embedding, check_llm, check_library):
+    # on a cluster the driver checks nothing itself: Isabelle matters on the nodes
+    isabelle = check_cluster if settings.run.ray_address else check_isabelle
+    for check in (isabelle, check_embedding, check_llm, check_library):
         try:
             findings.extend(check(settings))
         except Exception as exc:  # doctor reports; it never crashes on one broken probe

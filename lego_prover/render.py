@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lego_prover.doctor import Finding
@@ -74,7 +75,8 @@ def print_guard(console: Console, result: GuardResult) -> None:
 def print_findings(console: Console, findings: list[Finding]) -> None:
     table = Table(box=None, show_header=False, pad_edge=False)
     for f in findings:
-        table.add_row("[green]✓[/]" if f.ok else "[red]✗[/]", f"[bold]{f.name}[/]", f.detail)
+        # escaped: a fix like "pip install 'lego-prover[ray]'" is not markup
+        table.add_row("[green]✓[/]" if f.ok else "[red]✗[/]", f"[bold]{escape(f.name)}[/]", escape(f.detail))
         if f.fix and not f.ok:
-            table.add_row("", "", f"[yellow]fix:[/] {f.fix}")
+            table.add_row("", "", f"[yellow]fix:[/] {escape(f.fix)}")
     console.print(table)

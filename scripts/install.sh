@@ -7,5 +7,5 @@ PY=${PYTHON:-python3}
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0" || python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev,ray]"   # ray: so the cluster tests run too
 echo "installed: $(lego-prover --help >/dev/null && echo lego-prover) in .venv (activate with '. .venv/bin/activate')"

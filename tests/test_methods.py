@@ -12,6 +12,7 @@ import pytest
 from lego_prover.config import IsabelleSettings, Settings, load_settings
 from lego_prover.errors import ConfigError
 from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import AttemptRecord, Prover
 from lego_prover.prover.dsp import DraftSketchProver
@@ -96,7 +97,8 @@ async def test_hammer_falls_back_to_sledgehammer_and_checks_the_proof_it_suggest
     script.by_marker["sledgehammer ["] = replies.try_this(suggested)
     script.default = accepts_only(suggested)
     s = tuned(tuned(settings, "hammer", tactics=["by simp"], with_assms=False), "isabelle", sledgehammer=True)
-    record = await HammerProver(checker, s).attempt(PROBLEM, 0)
+    async with SessionPool(s.isabelle) as pool:  # the checker's own settings switch Sledgehammer on
+        record = await HammerProver(Checker(pool, s.isabelle), s).attempt(PROBLEM, 0)
     assert record.solved and record.proof == f"{STATEMENT}\n  {suggested}"
     assert record.repairs == ["by simp: tactic", f"sledgehammer: {suggested}: verified"]
     figures = summarize([record], ["toy"], max_attempts=1)["hammer"]

@@ -87,10 +87,19 @@ class Submission:
     verdict: Verdict
 
 
+@dataclass(frozen=True)
+class CheckOptions:
+    """Per-check changes to the checker's settings (plain data: it travels to remote checkers)."""
+
+    check_limit_s: float | None = None             # cap on the final check; None: isabelle.check_limit_s
+    repair_tactics: tuple[str, ...] | None = None  # None: isabelle.repair_tactics; (): Sledgehammer only
+
+
 class CheckerProtocol(Protocol):
     """What the prover, evolver and library need from a checker (tests pass doubles)."""
 
-    async def check(self, text: str, context: TheoryContext, *, repair: bool = True) -> Verdict: ...
+    async def check(self, text: str, context: TheoryContext, *, repair: bool = True,
+                    options: CheckOptions | None = None) -> Verdict: ...
 
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict: ...
 
@@ -135,10 +144,16 @@ class Checker:
 
     # ------------------------------------------------------------------ public
 
-    async def check(self, text: str, context: TheoryContext, *, repair: bool = True) -> Verdict:
+    async def check(self, text: str, context: TheoryContext, *, repair: bool = True,
+                    options: CheckOptions | None = None) -> Verdict:
         """Guard, repair placeholders, guard again, and check the final text."""
         from lego_prover.isabelle.repair import Repairer, failing_by_sites  # they import our types
 
+        options = options or CheckOptions()
+        settings = self._settings
+        if options.repair_tactics is not None:
+            settings = settings.model_copy(update={"repair_tactics": list(options.repair_tactics)})
+        limit = options.check_limit_s
         started = time.monotonic()
         gctx = context.guard_context()
         first = SoundnessGuard(gctx, allow_placeholders=repair).check(text)
@@ -147,7 +162,7 @@ class Checker:
         blocks: Sequence[Block] = first.blocks
         repairs: tuple[str, ...] = ()
         if repair:
-            outcome = await Repairer(self, self._settings).repair(blocks, context)
+            outcome = await Repairer(self, settings).repair(blocks, context)
             blocks, repairs = outcome.blocks, outcome.log
             if outcome.unresolved:
                 return Verdict(False, FailureKind.TACTIC, outcome.unresolved, "",
@@ -158,19 +173,19 @@ class Checker:
         if not final.ok:
             return self._guard_verdict(final, context, started)
         checked = _as_written(final.blocks, blocks)
-        submission = await self.submit(self.assemble(checked, context))
+        submission = await self.submit(self.assemble(checked, context), check_limit_s=limit)
         verdict = submission.verdict
         if repair and self._settings.repair_failing_by and verdict.failure is FailureKind.TACTIC:
             sites = failing_by_sites(submission.assembled, verdict)
             if sites:
-                outcome = await Repairer(self, self._settings).repair(checked, context, extra_sites=sites)
+                outcome = await Repairer(self, settings).repair(checked, context, extra_sites=sites)
                 if not outcome.unresolved:
                     repairs += outcome.log
                     again = SoundnessGuard(gctx, allow_placeholders=False).check(
                         "\n\n".join(b.text for b in outcome.blocks))
                     if again.ok:
                         verdict = (await self.submit(self.assemble(_as_written(again.blocks, outcome.blocks),
-                                                                   context))).verdict
+                                                                   context), check_limit_s=limit)).verdict
         return replace(verdict, elapsed_s=time.monotonic() - started, repairs=repairs)
 
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:

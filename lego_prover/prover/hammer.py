@@ -30,13 +30,12 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from lego_prover.config import Settings
-from lego_prover.isabelle.checker import Checker, TheoryContext
-from lego_prover.isabelle.guard import SoundnessGuard
+from lego_prover.isabelle.checker import CheckerProtocol, CheckOptions, TheoryContext
 from lego_prover.isabelle.lexer import LexError, TokenKind, tokenize
-from lego_prover.isabelle.repair import Repairer
+from lego_prover.isabelle.theory import checked_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import AttemptRecord
@@ -79,7 +78,7 @@ class _Pass:
 class HammerProver:
     method = "hammer"
 
-    def __init__(self, checker: Checker, settings: Settings, *, library: SkillLibrary | None = None) -> None:
+    def __init__(self, checker: CheckerProtocol, settings: Settings, *, library: SkillLibrary | None = None) -> None:
         self._checker = checker
         self._settings = settings
         self._hammer = settings.hammer
@@ -103,8 +102,9 @@ class HammerProver:
             errors=[], requests=[], retrieved=[], skills_used=[], skills_added=[], feedback_rounds=0,
             statement_reprompts=0, repairs=state.log, calls=[], prompt_tokens=0, completion_tokens=0, cost_usd=0.0,
             llm_s=0.0, check_s=round(state.check_s, 3), total_s=round(time.monotonic() - started, 3),
-            isabelle=(verdict.isabelle if verdict else "") or self._checker.isabelle,
-            session=(verdict.session if verdict else "") or self._checker.session, started_at=started_at,
+            isabelle=(verdict.isabelle if verdict else "") or getattr(self._checker, "isabelle", ""),
+            session=(verdict.session if verdict else "") or getattr(self._checker, "session", ""),
+            started_at=started_at,
             finished_at=now_iso(), crash=crash, method=self.method,
             trusted_oracles=list(verdict.trusted_oracles) if verdict and failure is None else [])
 
@@ -135,21 +135,22 @@ class HammerProver:
 
     async def _sledgehammer(self, statement: str, context: TheoryContext, state: _Pass,
                             tried: str) -> tuple[str | None, str]:
-        placeholder = SoundnessGuard(context.guard_context(), allow_placeholders=True).check(
-            f"{statement}\n  {SLEDGEHAMMER}")
-        if not placeholder.ok:
-            return FailureKind.GUARD.value, placeholder.summary
-        settings = self._settings.isabelle.model_copy(update={"repair_tactics": []})
+        # a placeholder repaired with no tactic list is Sledgehammer alone; the checker then
+        # checks the proof it found like any other
         t0 = time.monotonic()
-        outcome = await Repairer(self._checker, settings).repair(placeholder.blocks, context)
+        verdict = await self._checker.check(f"{statement}\n  {SLEDGEHAMMER}", context, repair=True,
+                                            options=CheckOptions(repair_tactics=()))
         state.check_s += time.monotonic() - t0
-        if outcome.unresolved:
+        if verdict.failure is FailureKind.GUARD:
+            return FailureKind.GUARD.value, verdict.reason
+        if not any("(sledgehammer)" in r for r in verdict.repairs):
             state.log.append(f"{SLEDGEHAMMER}: no proof found")
+            if verdict.failure is FailureKind.SERVER:
+                state.verdict = verdict
+                return FailureKind.SERVER.value, verdict.reason
             return FailureKind.TACTIC.value, f"{tried}, and Sledgehammer found no proof"
-        proof = "\n\n".join(b.text for b in outcome.blocks)
-        found = proof[len(statement):].strip()
-        verdict = await self._check(proof, context, self._settings.isabelle.check_limit_s)
-        state.check_s += verdict.elapsed_s
+        proof = _body_text(verdict)
+        found = proof[len(statement):].strip() if proof.startswith(statement) else proof
         state.log.append(f"{SLEDGEHAMMER}: {found}: {'verified' if verdict.verified else _outcome(verdict)}")
         state.verdict, state.proof = verdict, proof
         if verdict.verified:
@@ -158,14 +159,15 @@ class HammerProver:
 
     async def _check(self, text: str, context: TheoryContext, limit_s: float) -> Verdict:
         """One complete check of ``text`` under ``limit_s``: guard, our theory, Isabelle's verdict."""
-        t0 = time.monotonic()
-        guarded = SoundnessGuard(context.guard_context(), allow_placeholders=False).check(text)
-        if not guarded.ok:
-            return Verdict(False, FailureKind.GUARD, guarded.summary, "", text, context.target,
-                           isabelle=self._checker.isabelle, session=self._checker.session,
-                           elapsed_s=time.monotonic() - t0)
-        submission = await self._checker.submit(self._checker.assemble(guarded.blocks, context), check_limit_s=limit_s)
-        return replace(submission.verdict, elapsed_s=time.monotonic() - t0)
+        return await self._checker.check(text, context, repair=False, options=CheckOptions(check_limit_s=limit_s))
+
+
+def _body_text(verdict: Verdict) -> str:
+    """The proof as checked: the theory's own blocks without our header, preamble and checks."""
+    blocks = checked_blocks(verdict.theory_text) if verdict.theory_text else ()
+    mine = [b for b, v in zip(blocks, (v for v in verdict.blocks if v.origin != "check"), strict=False)
+            if v.origin == "body"]
+    return "\n\n".join(b.text for b in mine)
 
 
 def _outcome(verdict: Verdict) -> str:

@@ -62,6 +62,7 @@ class Services:
     prompts: PromptLibrary
     tracker: UsageTracker
     isabelle_cpu_s: Callable[[], float | None] = lambda: None   # the server's CPU time, if we started it
+    check_slots: int | None = None      # None: isabelle.workers x checks_per_worker of this machine
 
 
 def order_problems(problems: Sequence[Problem], order: str) -> list[Problem]:
@@ -94,11 +95,8 @@ async def open_services(settings: Settings, *, note: Callable[[str], None] = lam
         library = await asyncio.to_thread(SkillLibrary.open, settings.skills, None, lock_dir=settings.cache_dir)
     try:
         with open_llm(settings, tracker) if with_llm else contextlib.nullcontext() as llm:
-            async with SessionPool(settings.isabelle, on_progress=note) as pool:
-                pid = pool.server.pid if pool.server is not None else None
-                yield Services(llm, Checker(pool, settings.isabelle), library, prompts, tracker,
-                               isabelle_cpu_s=lambda: process_tree_cpu_s(pid) if pid is not None else None)
-                await pool.drain()
+            async with open_checker(settings, note) as (checker, slots, cpu_s):
+                yield Services(llm, checker, library, prompts, tracker, isabelle_cpu_s=cpu_s, check_slots=slots)
     finally:
         if library is not None:
             library.close()
@@ -126,6 +124,24 @@ def _check_resume_keeps_method(run_dir: Path, meta: dict[str, Any]) -> None:
 
 def _flag_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@contextlib.asynccontextmanager
+async def open_checker(settings: Settings, note: Callable[[str], None]
+                       ) -> AsyncIterator[tuple[CheckerProtocol, int, Callable[[], float | None]]]:
+    """This machine's session pool, or checker actors on a Ray cluster (``run.ray_address``);
+    with its check slots and a reader of the Isabelle CPU time (``None`` where we cannot see it)."""
+    if settings.run.ray_address:
+        from lego_prover.run.cluster import open_cluster_checker
+
+        async with open_cluster_checker(settings, note=note) as remote:
+            yield remote, remote.capacity, lambda: None
+        return
+    async with SessionPool(settings.isabelle, on_progress=note) as pool:
+        pid = pool.server.pid if pool.server is not None else None
+        yield (Checker(pool, settings.isabelle), settings.isabelle.workers * settings.isabelle.checks_per_worker,
+               lambda: process_tree_cpu_s(pid) if pid is not None else None)
+        await pool.drain()
 
 
 async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool,
@@ -194,7 +210,7 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
         if len(store.records) % 10 == 0 or record.solved:
             write_summary()
 
-    slots = settings.isabelle.workers * settings.isabelle.checks_per_worker
+    slots = services.check_slots or settings.isabelle.workers * settings.isabelle.checks_per_worker
     if settings.prover.method == "hammer":  # a wave fills the slots: no queueing, so seconds per problem are real
         in_flight = settings.prover.concurrency or max(1, slots // settings.hammer.parallel)
     else:
