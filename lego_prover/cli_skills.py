@@ -14,11 +14,11 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from lego_prover.cli_support import cli_checker, cli_settings, err, guarded, out
+from lego_prover.cli_support import LegoTyper, cli_checker, cli_settings, err, guarded, out
 from lego_prover.config import Settings
 from lego_prover.errors import LegoProverError
 
-skills_app = typer.Typer(
+skills_app = LegoTyper(
     help=("The skill library: verified lemmas that later proofs retrieve and reuse.\n\n"
           "Stored under skills.db_path (default ./skills_db) or on a Chroma server (skills.chroma_url). "
           "Every entry was verified by Isabelle; 'skills import' re-verifies what it reads."),

@@ -12,16 +12,17 @@ strings. Unknown keys are errors, so a typo never silently falls back to a defau
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lego_prover.errors import ConfigError
+from lego_prover.errors import ConfigError, LegoProverError
 
 CONFIG_FILE_NAME = "lego-prover.toml"
 ENV_PREFIX = "LEGO_PROVER_"
@@ -206,13 +207,81 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    from lego_prover.inputs import read_text
+
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist; create it or drop --config.") from exc
+        text = read_text(path, "config file", hint="; create it or drop --config")
+    except LegoProverError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}.") from exc
+
+
+def _lookup(tree: Mapping[str, Any], loc: Sequence[str]) -> tuple[bool, Any]:
+    node: Any = tree
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _known_keys(loc: Sequence[str]) -> list[str]:
+    """The keys allowed where ``loc`` points (its last part being the unknown one)."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+_SECRET_KEYS = frozenset({"api_key", "key", "openai_api_key", "token", "password"})
+
+
+def _env_name(loc: Sequence[str]) -> str:
+    return ENV_PREFIX + "__".join(p.upper() for p in loc)
+
+
+def _describe_error(error: Any, layers: Sequence[tuple[str, Mapping[str, Any]]],
+                    flag_names: Mapping[str, str]) -> str:
+    """One sentence for one validation error, naming where the bad value was typed."""
+    loc = [str(p) for p in error["loc"]]
+    dotted = ".".join(loc) or "(root)"
+    source, value = "defaults", None
+    for name, layer in reversed(layers):  # the highest layer that sets the key is where it was typed
+        found, got = _lookup(layer, loc)
+        if found:
+            source, value = name, got
+            break
+    where = {"environment": _env_name(loc), "flags": flag_names.get(dotted, dotted)}.get(source, source)
+    if error["type"] == "extra_forbidden":
+        if loc and loc[-1] in _SECRET_KEYS:
+            return (f"{where}: keys never go in settings; remove {dotted} and put the key in the environment "
+                    "variable named by llm.api_key_env (default OPENAI_API_KEY): export OPENAI_API_KEY=...")
+        known = _known_keys(loc)
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        prefix = ".".join(loc[:-1])
+        if close:
+            hint = f"did you mean {'.'.join([*loc[:-1], close[0]])}?"
+        elif known:
+            hint = f"known keys{' in [' + prefix + ']' if prefix else ''}: {', '.join(known)}"
+        else:
+            hint = "remove it"
+        return f"{where}: unknown setting {dotted}; {hint}"
+    message = str(error["msg"])
+    if source in ("flags", "environment"):
+        return f"{where}: {message} (got {value!r})"
+    if source == "defaults":
+        return f"settings: {dotted}: {message}"
+    return f"{source}: {dotted}: {message} (got {value!r})"
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def load_settings(
@@ -221,31 +290,36 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge the four layers and validate them into one ``Settings``."""
-    tree: dict[str, Any] = {}
-    source = "defaults"
+    """Merge the four layers and validate them into one ``Settings``.
+
+    ``flag_names`` maps a dotted key of ``overrides`` to the command-line flag that set it,
+    so an invalid value is reported as ``--attempts: ...`` rather than as a setting.
+    """
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_path is None:
         candidate = (cwd or Path.cwd()) / CONFIG_FILE_NAME
         config_path = candidate if candidate.is_file() else None
     if config_path is not None:
-        tree = _deep_merge(tree, _read_toml(config_path))
-        source = str(config_path)
-    env_layer = _env_layer(os.environ if environ is None else environ)
-    if env_layer:
-        tree = _deep_merge(tree, env_layer)
-        source += " + environment"
+        layers.append((f"config file {config_path}", _read_toml(config_path)))
+    layers.append(("environment", _env_layer(os.environ if environ is None else environ)))
     flag_layer: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(flag_layer, dotted, value)
-    tree = _deep_merge(tree, flag_layer)
+    layers.append(("flags", flag_layer))
+    tree: dict[str, Any] = {}
+    for _, layer in layers:
+        tree = _deep_merge(tree, layer)
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ConfigError(f"config ({source}): {where}: {first['msg']}.") from exc
+        errors = exc.errors()
+        # a key in a settings file is the one mistake that can leak a secret: name it first
+        first = next((e for e in errors if e["type"] == "extra_forbidden" and str(e["loc"][-1]) in _SECRET_KEYS),
+                     errors[0])
+        raise ConfigError(_sentence(_describe_error(first, layers, flag_names or {}))) from exc
 
 
 def settings_to_toml_dict(settings: Settings) -> dict[str, Any]:

@@ -154,6 +154,14 @@ class LocalModelServer:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
 
+    def exit_reason(self) -> str | None:
+        """Why the server is gone (its process exited on its own), or None while it runs."""
+        code = self._process.poll() if self._process is not None else None
+        if code is None:
+            return None
+        where = f"; see {self.log_path}" if self.log_path else ""
+        return f"the local model server exited with code {code} during the run{where}"
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None

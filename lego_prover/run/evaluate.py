@@ -27,8 +27,9 @@ from lego_prover.llm.base import LLM
 from lego_prover.llm.factory import open_llm
 from lego_prover.llm.usage import UsageTracker
 from lego_prover.problems import Problem
-from lego_prover.prover.attempt import AttemptRecord, Prover
+from lego_prover.prover.attempt import INFRASTRUCTURE, UNFINISHED, AttemptRecord, Prover
 from lego_prover.prover.prompts import PromptLibrary
+from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.scheduler import Scheduler, auto_concurrency
 from lego_prover.run.store import RunStore
 from lego_prover.run.summary import summarize
@@ -141,8 +142,9 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
 
     in_flight = settings.prover.concurrency or auto_concurrency(
         settings.llm.concurrency, settings.isabelle.workers * settings.isabelle.checks_per_worker)
+    health = ServiceHealth()
     scheduler = Scheduler(prover.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
-                          budget=tracker.exhausted, on_record=on_record)
+                          budget=tracker.exhausted, on_record=on_record, health=health)
     total = sum(1 for _ in scheduler.plan(problems))
     if progress:
         progress.start(total + len(store.done()), len(store.done()), len(store.solved()))
@@ -151,15 +153,30 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
         from lego_prover.evolver.loop import Evolver
 
         evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings,
-                          store=store, price=lambda c: tracker.cost(model, c.usage))
+                          store=store, price=lambda c: tracker.cost(model, c.usage), health=health)
         extra = [evolver.run_forever for _ in range(evolvers)]
     outcome = await scheduler.run(problems, extra=extra)
     summary = write_summary()
     if services.library is not None:
         summary["library"] = await asyncio.to_thread(services.library.stats)
     summary["stopped_by_budget"] = outcome.stopped_by
+    summary["stopped_by_service"] = service_stop(outcome.service_down, store)
     store.write_summary(summary)
     return summary
+
+
+def service_stop(down: ServiceDown | None, store: RunStore) -> str | None:
+    """Why the run is incomplete because of a service, or None: a tripped breaker, or attempts
+    a service failed that were not redone (a run too short to trip it still says so)."""
+    if down is not None:
+        return down.describe()
+    solved, done = store.solved(), store.done()
+    left = [r for r in store.records if r.failure == INFRASTRUCTURE and r.problem not in solved
+            and (r.problem, r.attempt) not in done]
+    if not left:
+        return None
+    last = left[-1]
+    return ServiceDown(last.service, last.reason, len(left), last.service_fatal, in_a_row=False).describe()
 
 
 async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool, steps: int,
@@ -187,7 +204,7 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
     model = getattr(services.llm, "model", settings.llm.model)
     evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings, store=store,
                       price=lambda c: tracker.cost(model, c.usage))
-    done = len([s for s in store.evolver_steps if s.get("failure") != "budget"])
+    done = len([s for s in store.evolver_steps if s.get("failure") not in UNFINISHED])
     if progress:
         progress.start(steps, min(done, steps), 0)
 
@@ -202,6 +219,7 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
     summary["usage"] = tracker.summary()
     summary["library"] = await asyncio.to_thread(services.library.stats)
     summary["stopped_by_budget"] = evolver.stopped_by
+    summary["stopped_by_service"] = evolver.service_down.describe() if evolver.service_down else None
     store.write_summary(summary)
     return summary
 

@@ -110,6 +110,13 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
               ""]
     if summary.get("stopped_by_budget"):
         lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
+    if summary.get("stopped_by_service"):
+        lines += [f"> stopped because a service failed: {summary['stopped_by_service']}", ""]
+    interrupted = summary.get("interrupted") or {}
+    if interrupted:
+        lines += [f"- not counted (redone on resume): {', '.join(f'{n} {k}' for k, n in sorted(interrupted.items()))}"
+                  + (f" (infrastructure: {', '.join(f'{n} {k}' for k, n in sorted(summary['infrastructure_failures'].items()))})"
+                     if summary.get("infrastructure_failures") else ""), ""]
     lines += ["## pass@k", "", "| k | solved | rate |", "|---:|---:|---:|"]
     curve = summary["pass_at_k"]
     marks = sorted({1, 2, 4, 8, 16, 32, 50, 64, 100, len(curve)} & set(range(1, len(curve) + 1)))
@@ -211,6 +218,7 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     summary = summarize(attempts, problems, max_attempts=int(meta.get("attempts") or 1), sources=sources,
                         evolver_steps=steps, usage=stored.get("usage"), library=stored.get("library"))
     summary["stopped_by_budget"] = stored.get("stopped_by_budget")
+    summary["stopped_by_service"] = stored.get("stopped_by_service")
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
     html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")

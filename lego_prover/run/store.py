@@ -101,8 +101,8 @@ class RunStore:
     # ------------------------------------------------------------------ attempts
 
     def done(self) -> set[tuple[str, int]]:
-        """Attempts that finished (a budget-interrupted attempt is not finished)."""
-        return {(r.problem, r.attempt) for r in self.records if r.failure != "budget"}
+        """Attempts that finished: a budget or infrastructure interruption is not finished (it is redone)."""
+        return {(r.problem, r.attempt) for r in self.records if r.finished}
 
     def solved(self) -> dict[str, AttemptRecord]:
         out: dict[str, AttemptRecord] = {}
