@@ -37,8 +37,12 @@ class ServiceDown:
         name = SERVICE_NAMES.get(self.service, self.service)
         if self.fatal:
             return self.reason.rstrip(". ")
-        what = "once" if self.failures == 1 else f"{self.failures} times{' in a row' if self.in_a_row else ''}"
-        return f"{name} failed {what} ({self.reason.rstrip('. ')}); {SERVICE_FIXES.get(self.service, 'fix it')}"
+        reason = self.reason.rstrip(". ")
+        fix = SERVICE_FIXES.get(self.service, "fix it")
+        times = "once" if self.failures == 1 else f"{self.failures} times{' in a row' if self.in_a_row else ''}"
+        if reason.lower().startswith(name.lower()):  # "the LLM endpoint X kept failing ...", "Isabelle task failed ..."
+            return f"{reason} ({times}); {fix}"
+        return f"{name} failed {times}: {reason}; {fix}"
 
 
 class ServiceHealth:
