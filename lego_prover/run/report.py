@@ -11,9 +11,14 @@ lemma reuse (solved proofs that used retrieved skills).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import html
 import io
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,22 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, Any]]) -> dict[str, str]:
+def _pyplot() -> Any:
+    """matplotlib with its font cache in a temporary folder: a report writes its two files, no cache."""
+    if "matplotlib" not in sys.modules and "MPLCONFIGDIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="lego-prover-mpl-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = folder
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, Any]]) -> dict[str, str]:
+    plt = _pyplot()
 
     plots: dict[str, str] = {}
     curve = summary["pass_at_k"]

