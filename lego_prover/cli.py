@@ -500,34 +500,50 @@ def doctor() -> None:
 
 @app.command("download-minif2f")
 def download_minif2f_cmd(
-    cache_dir: Annotated[Path | None, typer.Option(help="Where to put it (default: the cache dir from config).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where to put it (default: cache_dir from the settings).")] = None,
 ) -> None:
-    """Download miniF2F (facebookresearch/miniF2F) and convert it to jsonl in the cache."""
+    """Download miniF2F (facebookresearch/miniF2F) and convert it to jsonl in the cache.
+
+    Needs network access; without it, pass --data-dir to the commands instead (a folder
+    with valid.jsonl and test.jsonl).
+
+    Example: lego-prover download-minif2f
+    """
 
     def body() -> None:
+        from lego_prover.inputs import writable_dir
         from lego_prover.problems import download_minif2f
 
         settings = cli_settings()
-        target = download_minif2f(cache_dir or settings.cache_dir)
-        out.print(f"miniF2F written to {target}", markup=False, highlight=False)
+        target = writable_dir(cache_dir or settings.cache_dir, "--cache-dir" if cache_dir else "cache_dir")
+        written = download_minif2f(target)
+        out.print(f"miniF2F written to {written}", markup=False, highlight=False)
 
     guarded(body)
+
+
+class ServeBackend(StrEnum):
+    auto = "auto"
+    llama_cpp = "llama_cpp"
+    vllm = "vllm"
 
 
 @app.command("serve-model")
 def serve_model(
     model: Annotated[str, typer.Argument(help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
-    backend: Annotated[str, typer.Option(help="auto (GGUF -> llama_cpp, else vllm), llama_cpp or vllm.")] = "auto",
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    backend: Annotated[ServeBackend, typer.Option(help="auto: GGUF files to llama_cpp, anything else to vllm.")] = ServeBackend.auto,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     name: Annotated[str | None, typer.Option(help="Model name clients send (default: the file or folder name).")] = None,
-    start_timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 600.0,
+    start_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the server to answer.")] = 600.0,
 ) -> None:
     """Serve a local model on 127.0.0.1 with an OpenAI-compatible API until Ctrl-C.
 
     Prints the settings that point lego-prover at it. To let 'eval' start and stop the
     server itself instead, set llm.local_model (and llm.local_backend) in the config.
+    Needs the extra of its backend: pip install 'lego-prover[local]' (llama.cpp, GGUF
+    files) or 'lego-prover[vllm]' (an NVIDIA GPU).
 
-    Example: lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf --port 8080
+    Example (with your GGUF file): lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf --port 8080
     """
 
     def body() -> None:
@@ -536,16 +552,17 @@ def serve_model(
         from lego_prover.llm.local_server import LocalModelServer
 
         settings = cli_settings()
-        settings.cache_dir.mkdir(parents=True, exist_ok=True)
         log_path = settings.cache_dir / "model-server.log"
-        server = LocalModelServer.for_model(model, backend=backend, port=port, served_name=name,
+        server = LocalModelServer.for_model(str(Path(model).expanduser()) if model.startswith("~") else model,
+                                            backend=backend.value, port=port, served_name=name,
                                             start_timeout_s=start_timeout, log_path=log_path)
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)  # only once the model and backend are known good
         err.print(f"starting {' '.join(server.command[1:4])} ... (log: {log_path})", markup=False, highlight=False)
         with server:
             out.print(f"serving {server.served_name!r} at {server.base_url}\n"
                       f"use it with:  LEGO_PROVER_LLM__BASE_URL={server.base_url} "
                       f"LEGO_PROVER_LLM__MODEL={server.served_name} lego-prover ...\n"
-                      "press Ctrl-C to stop", highlight=False, soft_wrap=True)
+                      "press Ctrl-C to stop", highlight=False, markup=False)
             while server.running:
                 time.sleep(1.0)
             raise LLMError(f"the model server stopped on its own; see {log_path}")

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line longer than the terminal is left to the terminal, never broken by us,
+# so a path, a proof step or a goal copied from the output is exactly what was printed.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class _State:
