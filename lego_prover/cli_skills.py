@@ -152,12 +152,10 @@ def list_skills(
         if as_json:
             out.print_json(json.dumps([s.as_dict() for s in shown]))
             return
-        table = Table("name", "statement", "origin", "retrieved", "used", "added", box=None, header_style="bold")
-        for s in shown:
-            statement = " ".join(s.statement.split())
-            table.add_row(Text(s.name), Text(statement[:70] + ("…" if len(statement) > 70 else "")),
-                          Text(s.origin.describe()), str(s.times_retrieved), str(s.times_used), s.added_at[:10])
-        out.print(table)
+        for s in shown:  # the statement whole, on its own line: nothing cut, nothing read as markup
+            out.print(Text.assemble((s.name, "bold"), f"  {s.origin.describe()} · retrieved {s.times_retrieved} · "
+                                    f"used {s.times_used} · added {s.added_at[:10]}"))
+            out.print(Text("    " + " ".join(s.statement.split())))
         out.print(Text(f"{len(shown)} of {len(skills)} skills", style="dim"))
 
     guarded(body)

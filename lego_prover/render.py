@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from lego_prover.doctor import Finding
@@ -86,9 +85,9 @@ def print_guard(console: Console, result: GuardResult) -> None:
 
 
 def print_findings(console: Console, findings: list[Finding]) -> None:
-    table = Table(box=None, show_header=False, pad_edge=False)
+    """One line per finding, its fix under it; nothing is cut or wrapped (paths stay whole)."""
     for f in findings:
-        table.add_row(Text("✓", "green") if f.ok else Text("✗", "red"), Text(f.name, "bold"), Text(f.detail))
+        console.print(Text.assemble(("✓ " if f.ok else "✗ ", "green" if f.ok else "red"), (f.name, "bold"),
+                                    f": {f.detail}"), soft_wrap=True)
         if f.fix and not f.ok:
-            table.add_row("", "", Text.assemble(("fix: ", "yellow"), f.fix))
-    console.print(table)
+            console.print(Text.assemble("    ", ("fix: ", "yellow"), f.fix), soft_wrap=True)

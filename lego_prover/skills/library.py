@@ -93,7 +93,8 @@ def open_client(settings: SkillSettings, *, create: bool = True) -> Any:
         return chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
                                    settings=_chroma_settings())
     settings.db_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.db_path), settings=_chroma_settings())
+    # absolute: Chroma caches one client per path string, and "skills_db" means another folder after a chdir
+    return chromadb.PersistentClient(path=str(settings.db_path.absolute()), settings=_chroma_settings())
 
 
 def request_id(statement: str) -> str:
