@@ -30,10 +30,16 @@ app = LegoTyper(
     help=(
         "A LEGO-Prover-style theorem prover for Isabelle with a growing library of verified lemmas.\n\n"
         "Every proof is checked by a real Isabelle server. Start with 'lego-prover doctor' to see what is "
-        "installed; 'lego-prover eval --split valid --attempts 10' runs the prover on miniF2F and "
-        "'lego-prover report RUN_DIR' shows how it went; 'lego-prover check FILE.thy --problem NAME' "
-        "checks one proof.\n\n"
-        "Settings come from defaults < ./lego-prover.toml (or --config) < LEGO_PROVER_* variables < flags."
+        "installed; 'lego-prover eval' runs the prover on miniF2F and 'lego-prover report RUN_DIR' shows how "
+        "it went; 'lego-prover check FILE.thy --problem NAME' checks one proof. Every command's --help ends "
+        "with an example.\n\n"
+        "Example:\n\n"
+        "    lego-prover eval --split valid --data-dir ../shared/minif2f \\\n"
+        "      --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\\n"
+        "      --run-dir runs/first\n\n"
+        "Settings come from defaults < ./lego-prover.toml (or --config) < LEGO_PROVER_* variables < flags. "
+        "Exit codes: 0 done, 1 not verified, 2 bad input or a missing requirement, 3 a budget ran out, "
+        "4 a service (LLM endpoint, Isabelle) failed; 3 and 4 continue with --resume."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -60,7 +66,7 @@ app.add_typer(skills_app, name="skills")
 def check(
     theory: Annotated[Path, typer.Argument(help="Theory file: a whole theory, or just lemmas and the theorem.")],
     problem: Annotated[str | None, typer.Option(help="Problem name whose formal statement the theorem must keep.")] = None,
-    benchmark_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: data_dir, else the miniF2F cache).")] = None,
+    benchmark_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the miniF2F cache).")] = None,
     problems_file: Annotated[Path | None, typer.Option(help="A jsonl problem file to look --problem up in.")] = None,
     statement_file: Annotated[Path | None, typer.Option(help="File holding the exact formal statement instead of --problem.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable verdict on stdout.")] = False,
@@ -72,7 +78,10 @@ def check(
     Exit code 0 only when the theory verified with the theorem's statement unchanged;
     1 when it did not; 2 for usage or environment errors (e.g. no Isabelle found).
 
-    Example: lego-prover check examples/mathd_numbertheory_81.thy --problem mathd_numbertheory_81 --benchmark-dir ../shared/minif2f
+    Example:
+
+        lego-prover check examples/mathd_numbertheory_81.thy \\
+          --problem mathd_numbertheory_81 --benchmark-dir ../shared/minif2f
     """
 
     def body() -> None:
@@ -242,7 +251,7 @@ def _announce(notes: list[str]) -> None:
 def eval_cmd(
     benchmark: Annotated[Benchmark, typer.Option(help="Benchmark name.")] = Benchmark.minif2f,
     split: Annotated[Split, typer.Option(help="Which split of the benchmark.")] = Split.valid,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: data_dir, else the download cache).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the download cache).")] = None,
     problems: Annotated[str | None, typer.Option(help="Comma-separated problem names (default: all problems of the split or file).")] = None,
     problems_file: Annotated[Path | None, typer.Option(help="Your own problems (jsonl) instead of a benchmark.")] = None,
     attempts: Annotated[int | None, typer.Option(help="Attempts per problem (prover.attempts, default 100).")] = None,
@@ -263,7 +272,11 @@ def eval_cmd(
     anything is written. If the LLM endpoint or Isabelle fails every call, the run stops
     (exit code 4) and --resume picks up from there. Afterwards: 'lego-prover report RUN_DIR'.
 
-    Example: lego-prover eval --split valid --data-dir ../shared/minif2f --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 --run-dir runs/first
+    Example:
+
+        lego-prover eval --split valid --data-dir ../shared/minif2f \\
+          --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\
+          --run-dir runs/first
     """
 
     def body() -> None:
@@ -323,7 +336,7 @@ def evolve(
     for_: Annotated[str | None, typer.Option("--for", help="Target problems as BENCHMARK:SPLIT, e.g. minif2f:valid.")] = None,
     problems: Annotated[str | None, typer.Option(help="Comma-separated problem names: only these targets (default: all).")] = None,
     problems_file: Annotated[Path | None, typer.Option(help="Target problems from your own jsonl file instead of --for.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: data_dir, else the download cache).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the download cache).")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/evolve-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the evolve run in --run-dir.")] = False,
     max_cost: Annotated[float | None, typer.Option(help="Budget in USD (budget.max_cost_usd).")] = None,
@@ -336,7 +349,10 @@ def evolve(
     request tried least (evolver.directional_share sets the mix). Every candidate is
     checked by Isabelle; verified lemmas join the library with their lineage.
 
-    Example: lego-prover evolve --steps 10 --for minif2f:valid --data-dir ../shared/minif2f --run-dir runs/evolve-first --max-cost 5
+    Example:
+
+        lego-prover evolve --steps 10 --for minif2f:valid \\
+          --data-dir ../shared/minif2f --run-dir runs/evolve-first --max-cost 5
     """
 
     def body() -> None:
@@ -401,7 +417,9 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
     library growth, and lemma reuse (solved proofs that used retrieved skills). Reads the
     run only: it needs no Isabelle, LLM or library.
 
-    Example: lego-prover report runs/first
+    Example:
+
+        lego-prover report runs/first
     """
 
     def body() -> None:
@@ -420,7 +438,9 @@ def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run direc
 
     Exit code 0 when all still verify, 1 when any does not (each is listed with the reason).
 
-    Example: lego-prover verify-results runs/first
+    Example:
+
+        lego-prover verify-results runs/first
     """
 
     def body() -> None:
@@ -456,7 +476,9 @@ def check_examples() -> None:
     The examples are our own worked problems; this is how anyone with Isabelle confirms
     that each one verifies. Exit code 0 when all do.
 
-    Example: lego-prover check-examples
+    Example:
+
+        lego-prover check-examples
     """
 
     def body() -> None:
@@ -485,7 +507,15 @@ async def _check_examples(settings: Settings, check_all: Any) -> Any:
 
 @app.command()
 def doctor() -> None:
-    """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint)."""
+    """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
+
+    Each missing thing comes with its fix. Reads only: it creates nothing. Exit code 0
+    when everything is in place, 1 otherwise.
+
+    Example:
+
+        lego-prover doctor
+    """
 
     def body() -> None:
         from lego_prover.doctor import run_doctor
@@ -507,7 +537,9 @@ def download_minif2f_cmd(
     Needs network access; without it, pass --data-dir to the commands instead (a folder
     with valid.jsonl and test.jsonl).
 
-    Example: lego-prover download-minif2f
+    Example:
+
+        lego-prover download-minif2f
     """
 
     def body() -> None:
@@ -543,7 +575,10 @@ def serve_model(
     Needs the extra of its backend: pip install 'lego-prover[local]' (llama.cpp, GGUF
     files) or 'lego-prover[vllm]' (an NVIDIA GPU).
 
-    Example (with your GGUF file): lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf --port 8080
+    Example (with a GGUF file of yours):
+
+        lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf \\
+          --port 8080
     """
 
     def body() -> None:
@@ -579,7 +614,9 @@ def show_config(
     Each key comes with its description; unset optional keys are shown commented out with
     an example value. Reads only: it creates no file.
 
-    Example: lego-prover config
+    Example (a starting lego-prover.toml):
+
+        lego-prover config > lego-prover.toml
     """
 
     def body() -> None:

@@ -22,7 +22,9 @@ from lego_prover.render import mark_line
 skills_app = LegoTyper(
     help=("The skill library: verified lemmas that later proofs retrieve and reuse.\n\n"
           "Stored under skills.db_path (default ./skills_db) or on a Chroma server (skills.chroma_url). "
-          "Every entry was verified by Isabelle; 'skills import' re-verifies what it reads."),
+          "Every entry was verified by Isabelle; 'skills import' re-verifies what it reads. "
+          "query, show, list, stats and export only read: they create nothing.\n\n"
+          "Example:\n\n    lego-prover skills stats"),
     no_args_is_help=True,
 )
 
@@ -76,7 +78,9 @@ def query(
 
     Reads only. An empty library is answered without loading the embedding model.
 
-    Example: lego-prover skills query '"a^2 + b^2 >= 2*a*b"' -k 3
+    Example:
+
+        lego-prover skills query '"a^2 + b^2 >= 2*a*b"' -k 3
     """
 
     def body() -> None:
@@ -110,7 +114,10 @@ def show(
 ) -> None:
     """Show one skill: its text, origin, verification and counters.
 
-    Example: lego-prover skills show helper_mathd_algebra_104
+    Example (the most used skill):
+
+        lego-prover skills show \\
+          "$(lego-prover skills list --sort usage --limit 1 --names)"
     """
 
     def body() -> None:
@@ -133,11 +140,14 @@ def show(
 def list_skills(
     sort: Annotated[Sort, typer.Option(help="usage (most used first), recent (newest first) or name.")] = Sort.recent,
     limit: Annotated[int, typer.Option(min=0, help="Show at most this many (0 = all).")] = 50,
+    names: Annotated[bool, typer.Option("--names", help="Only the names, one per line (for scripts).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List skills with origin and counters.
 
-    Example: lego-prover skills list --sort usage --limit 10
+    Example:
+
+        lego-prover skills list --sort usage --limit 10
     """
 
     def body() -> None:
@@ -152,6 +162,10 @@ def list_skills(
         if as_json:
             out.print_json(json.dumps([s.as_dict() for s in shown]))
             return
+        if names:
+            for s in shown:
+                out.print(s.name, markup=False, highlight=False)
+            return
         for s in shown:  # the statement whole, on its own line: nothing cut, nothing read as markup
             out.print(Text.assemble((s.name, "bold"), f"  {s.origin.describe()} · retrieved {s.times_retrieved} · "
                                     f"used {s.times_used} · added {s.added_at[:10]}"))
@@ -165,7 +179,9 @@ def list_skills(
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Counts by origin and evolver direction, requests, reuse, and growth over time.
 
-    Example: lego-prover skills stats
+    Example:
+
+        lego-prover skills stats
     """
 
     def body() -> None:
@@ -206,7 +222,9 @@ def export(
     The theory's name is the file's stem. The jsonl keeps each skill's verification record,
     so 'skills import --trust-records' can skip re-checking on the same Isabelle and session.
 
-    Example: lego-prover skills export skills.jsonl --format jsonl
+    Example:
+
+        lego-prover skills export skills.jsonl --format jsonl
     """
 
     def body() -> None:
@@ -238,7 +256,9 @@ def import_(
 ) -> None:
     """Add lemmas from a jsonl file; each is re-verified by Isabelle before it is added.
 
-    Example: lego-prover skills import skills.jsonl
+    Example (the file 'skills export' wrote):
+
+        lego-prover skills import skills.jsonl
     """
 
     def body() -> None:

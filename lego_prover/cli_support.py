@@ -10,6 +10,7 @@ placeholder for flags.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -111,9 +112,19 @@ def _no_bool_placeholder(params: list[click_core.Parameter]) -> list[click_core.
     return params
 
 
+def reflow_help(text: str | None) -> str | None:
+    """Prose paragraphs become one line each (the terminal wraps them); indented lines, the
+    examples, are kept exactly, so a pasted example is the command as written."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
+
+
 class LegoCommand(TyperCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.help = reflow_help(self.help)
         self.epilog = self.epilog or GLOBAL_EPILOG
 
     def get_params(self, ctx: click_core.Context) -> list[click_core.Parameter]:
@@ -121,6 +132,10 @@ class LegoCommand(TyperCommand):
 
 
 class LegoGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow_help(self.help)
+
     def get_params(self, ctx: click_core.Context) -> list[click_core.Parameter]:
         return _no_bool_placeholder(super().get_params(ctx))
 
