@@ -138,7 +138,8 @@ CASES: list[tuple[list[str], str]] = [
 def test_bad_input_is_one_sentence_and_exit_2(folder: Path, argv: list[str], expected: str) -> None:
     result = runner.invoke(app, argv)
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.output
     assert expected in result.output, result.output

@@ -83,7 +83,8 @@ def test_a_bad_flag_value_names_the_flag(argv: list[str], expected: str) -> None
     assert result.exit_code == 2
     line = error_line(result.output)
     assert line.startswith(expected), line
-    assert "config (defaults)" not in line and "--help" in line or "(got" in line
+    assert "config (defaults)" not in line
+    assert "--help" in line or "(got" in line
 
 
 def test_a_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

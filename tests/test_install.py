@@ -1,8 +1,9 @@
 """A built wheel carries the prompts as package data, found the same way in every kind of install.
 
-The wheel is built (pip, no network) from a copy of the tracked files, as a fresh clone
-would have them, then installed into a throwaway ``--target`` folder and, when this
-machine's base Python has pip, with ``pip install --user`` into a throwaway user base.
+The wheel is built (pip, no network) from a copy of the files git knows (tracked, or new
+and not ignored), as a fresh clone would have them, then installed into a throwaway
+``--target`` folder and, when this machine's base Python has pip, with ``pip install
+--user`` into a throwaway user base.
 Each install loads every prompt and worked example from its own copy.
 """
 
@@ -44,7 +45,8 @@ def shipped_counts() -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clone = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout
     for name in filter(None, files.decode().split("\0")):
         source, target = ROOT / name, clone / name
         target.parent.mkdir(parents=True, exist_ok=True)

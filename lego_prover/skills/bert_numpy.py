@@ -79,17 +79,37 @@ def _read_json(path: Path) -> Any:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    """erf with fractional error below 1.2e-7 (Numerical Recipes' erfc), enough for float32."""
-    z = np.abs(x)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
-    erfc = t * np.exp(poly)
-    return np.asarray(np.where(x >= 0, 1.0 - erfc, erfc - 1.0), dtype=np.float32)
+    """erf to within 1.5e-7 (Abramowitz and Stegun 7.1.26), in place where it can: GELU's
+    erf was half of a batch's time with a longer polynomial and fresh arrays per step."""
+    a = np.abs(x)
+    t = a * np.float32(0.3275911)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(coefficient)
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a                      # 1 - erf(|x|)
+    np.subtract(np.float32(1.0), poly, out=poly)
+    return np.asarray(np.copysign(poly, x, out=poly), dtype=np.float32)
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    return np.asarray(0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0)))), dtype=np.float32)
+def _gelu(x: np.ndarray, rows: int = 16) -> np.ndarray:
+    """The exact (erf) GELU of BERT, x / 2 * (1 + erf(x / sqrt 2)), a few rows at a time:
+    blocks that stay in cache make its dozen elementwise passes about twice as fast."""
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.empty_like(flat)
+    for start in range(0, flat.shape[0], rows):
+        block = flat[start:start + rows]
+        y = _erf(block * np.float32(1.0 / np.sqrt(2.0)))
+        y += 1.0
+        y *= block
+        y *= np.float32(0.5)
+        out[start:start + rows] = y
+    return out.reshape(x.shape)
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
