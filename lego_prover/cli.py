@@ -299,8 +299,8 @@ def eval_cmd(
         check.run_dir(target, resume=resume)
         for need in (check.llm, check.isabelle, check.embedding, check.library, check.prompts):
             need()
-        check.raise_if_missing("eval")
         _announce(check.notes)
+        check.raise_if_missing("eval")
         with RichProgress(err) as progress:
             summary = asyncio.run(run_eval(settings, chosen, run_dir=target, resume=resume, meta=meta,
                                            progress=progress, evolvers=evolvers))
@@ -382,8 +382,8 @@ def evolve(
         check.run_dir(target, resume=resume)
         for need in (check.llm, check.isabelle, check.embedding, check.library, check.prompts):
             need()
-        check.raise_if_missing("evolve")
         _announce(check.notes)
+        check.raise_if_missing("evolve")
         with RichProgress(err, label="evolver steps") as progress:
             summary = asyncio.run(run_evolve(settings, chosen, run_dir=target, resume=resume, steps=steps,
                                              meta=meta, progress=progress))
@@ -451,8 +451,8 @@ def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run direc
         check = Preflight(settings)
         check.existing_run(run_dir)
         check.isabelle()
-        check.raise_if_missing("verify-results")
         _announce(check.notes)
+        check.raise_if_missing("verify-results")
         replays = asyncio.run(_verify(settings, run_dir, verify_results))
         bad = [r for r in replays if not r.verified]
         for r in bad:
@@ -482,9 +482,15 @@ def check_examples() -> None:
     """
 
     def body() -> None:
+        from lego_prover.preflight import Preflight
         from lego_prover.prover.examples import check_all_examples
 
         settings = cli_settings()
+        check = Preflight(settings)
+        check.prompts()
+        check.isabelle()
+        _announce(check.notes)
+        check.raise_if_missing("check-examples")
         results = asyncio.run(_check_examples(settings, check_all_examples))
         bad = [r for r in results if not r.verified]
         for r in results:

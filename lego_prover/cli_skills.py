@@ -264,8 +264,15 @@ def import_(
     def body() -> None:
         from lego_prover.skills.transfer import read_jsonl
 
+        from lego_prover.preflight import Preflight
+
         settings = cli_settings()
-        read_jsonl(source)  # a missing or malformed file fails before Isabelle starts
+        check = Preflight(settings)
+        with check.step():
+            read_jsonl(source)  # a missing or malformed file fails before Isabelle starts
+        for need in (check.isabelle, check.embedding, check.library):
+            need()
+        check.raise_if_missing("skills import")
         report = asyncio.run(_import(settings, source, trust_records))
         out.print(f"added {len(report.added)} · duplicates {len(report.duplicates)} · failed {len(report.failed)}",
                   markup=False, highlight=False)

@@ -88,7 +88,12 @@ class Preflight:
 
             with self.step():
                 for finding in check_local_model(self.settings):
-                    if not finding.ok:
+                    if finding.ok:
+                        continue
+                    if finding.name == "local model":
+                        self.missing.append(f"the local model file {finding.detail} (llm.local_model) does not exist; "
+                                            "give the path of a .gguf file.")
+                    else:
                         self.missing.append(_sentence(finding.fix or f"{finding.name}: {finding.detail}"))
             return
         if llm.base_url is not None and not llm.base_url.startswith(("http://", "https://")):

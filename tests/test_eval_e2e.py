@@ -87,6 +87,7 @@ def test_a_solve_and_a_failure_are_recorded_with_proof_and_error(workspace: Path
     result = runner.invoke(app, ["eval", "--problems", f"{SOLVED},{FAILING}", "--attempts", "2",
                                  "--run-dir", "run"])
     assert result.exit_code == 0, result.output
+    assert "run directory: run" in result.output, "named once it exists"
     records = read_attempts(workspace / "run")
     solved = [r for r in records if r["solved"]]
     assert [r["problem"] for r in solved] == [SOLVED], "stops after the solve: one solved attempt only"

@@ -105,6 +105,8 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
 
     async def go(services: Services) -> dict[str, Any]:
         store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+        if progress:  # said once it exists: a run that cannot start names no directory
+            progress.note(f"run directory: {run_dir}")
         chosen = ordered
         if resume:  # the problem set of the run being resumed wins
             names = set(store.meta().get("problems", [])) or {p.name for p in ordered}
@@ -185,12 +187,16 @@ async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir
     meta = {"kind": "evolve", "version": __version__, "started": now_iso(), "steps": steps,
             "problems": [p.name for p in problems], **meta}
     RunStore.check(run_dir, resume=resume)
+    def open_store() -> RunStore:
+        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+        if progress:
+            progress.note(f"run directory: {run_dir}")
+        return store
+
     if services is not None:
-        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
-        return await _evolve(settings, problems, store, services, steps, progress)
+        return await _evolve(settings, problems, open_store(), services, steps, progress)
     async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
-        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
-        return await _evolve(settings, problems, store, made, steps, progress)
+        return await _evolve(settings, problems, open_store(), made, steps, progress)
 
 
 async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunStore, services: Services,
