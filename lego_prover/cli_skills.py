@@ -262,9 +262,8 @@ def import_(
     """
 
     def body() -> None:
-        from lego_prover.skills.transfer import read_jsonl
-
         from lego_prover.preflight import Preflight
+        from lego_prover.skills.transfer import read_jsonl
 
         settings = cli_settings()
         check = Preflight(settings)
@@ -277,7 +276,9 @@ def import_(
         out.print(f"added {len(report.added)} · duplicates {len(report.duplicates)} · failed {len(report.failed)}",
                   markup=False, highlight=False)
         for name, why in report.failed[:20]:
-            err.print(Text("  ") + mark_line(False, f"{name}: {why.splitlines()[0] if why else ''}"), soft_wrap=True)
+            err.print(Text("  ") + mark_line(False, f"{name}: {why}"), soft_wrap=True)
+        if len(report.failed) > 20:
+            err.print(f"  ... and {len(report.failed) - 20} more", markup=False, highlight=False)
         raise typer.Exit(0 if not report.failed else 1)
 
     guarded(body)
