@@ -57,3 +57,16 @@ def test_vectors_match_sentence_transformers() -> None:
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     singles = np.vstack([NumpyBertEncoder(default_model_path()).encode([t]) for t in TEXTS[:3]])
     assert np.abs(singles - ours[:3]).max() < 1e-5, "batching (padding) does not change a vector"
+
+
+@pytest.mark.slow
+def test_a_bulk_call_and_single_calls_give_the_same_vectors() -> None:
+    """Bulk calls go to sentence-transformers, small ones to numpy: one library, one set of vectors."""
+    from lego_prover.skills.embedder import BULK
+
+    texts = [f'lemma l{i}: fixes x :: real shows "x^2 + {i} >= {i}"' for i in range(BULK)]
+    embed = Embedder()
+    bulk = np.asarray(embed(texts))
+    singles = np.asarray([embed([t])[0] for t in texts[:4]])
+    assert np.abs(bulk[:4] - singles).max() < 1e-5
+    assert embed.backend == "numpy"

@@ -202,10 +202,11 @@ class NumpyBertEncoder:
                 return out.reshape(*v.shape[:-1], -1)
 
             def split(v: np.ndarray) -> np.ndarray:
-                return v.reshape(batch, width, self.heads, head).transpose(0, 2, 1, 3)
+                # contiguous per head: numpy's stacked matmul calls BLAS only on such operands
+                return np.ascontiguousarray(v.reshape(batch, width, self.heads, head).transpose(0, 2, 1, 3))
 
             q, k, v = (split(dense(x, f"attention.self.{n}")) for n in ("query", "key", "value"))
-            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            scores = (q @ k.swapaxes(-1, -2)) * scale + bias
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             probs = scores / scores.sum(-1, keepdims=True)
             context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, width, self.hidden)
