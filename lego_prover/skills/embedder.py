@@ -5,8 +5,9 @@ The default model is all-MiniLM-L6-v2 (384 dimensions) as shipped inside the
 model (this one), a few texts at a time (queries, a harvested lemma) run on ``bert_numpy``:
 the same vectors without importing torch, so a cold ``skills query`` takes about a second
 instead of ten. Batches of ``BULK`` texts or more (a run's target problems, an import) go
-to sentence-transformers, whose kernels are several times faster on long batches; the two
-agree to within 3e-7 (``tests/test_bert_numpy.py``). Any other model always runs on
+to sentence-transformers, whose kernels are several times faster on long batches, and once
+it is loaded it serves every later call too (a run embeds its target problems first). The
+two agree to within 3e-7 (``tests/test_bert_numpy.py``). Any other model always runs on
 sentence-transformers. Nothing is loaded before the first call: opening a library loads
 nothing.
 """
@@ -98,7 +99,10 @@ class Embedder(EmbeddingFunction[Documents]):
 
     def __call__(self, input: Documents) -> Embeddings:
         texts = list(input)
-        model = self._bulk() if len(texts) >= BULK else self._load()
+        if self._bulk_model is not None:  # torch is loaded already: it is the faster one from here on
+            model = self._bulk_model
+        else:
+            model = self._bulk() if len(texts) >= BULK else self._load()
         vectors = model.encode(texts, batch_size=self.batch_size)
         return [np.asarray(v, dtype=np.float32) for v in vectors]
 
