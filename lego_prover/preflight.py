@@ -40,6 +40,19 @@ class PreflightError(LegoProverError):
             super().__init__(f"'lego-prover {command}' cannot start; {len(missing)} things to fix first:\n{items}")
 
 
+def _accepts_connections(url: str, what: str, fix: str) -> None:
+    """A TCP connection to the URL's host and port (nothing is sent): is anything listening?"""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=3):
+            pass
+    except OSError as exc:
+        raise LegoProverError(f"{what} {url} does not accept connections ({exc.strerror or exc}); {fix}") from None
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "?", "!")) else text + "."
@@ -98,6 +111,9 @@ class Preflight:
             return
         if llm.base_url is not None and not llm.base_url.startswith(("http://", "https://")):
             self.missing.append(f"llm.base_url must start with http:// or https://, not {llm.base_url!r}.")
+        elif llm.base_url is not None:
+            with self.step():
+                _accepts_connections(llm.base_url, "the LLM endpoint", "start the server or fix llm.base_url")
         if llm.base_url is None and not os.environ.get(llm.api_key_env):
             self.missing.append(f"no API key: set the environment variable {llm.api_key_env} (or point "
                                 "llm.base_url at a local OpenAI-compatible server, or set llm.local_model).")

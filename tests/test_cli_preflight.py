@@ -124,3 +124,16 @@ def test_an_unbuilt_heap_is_a_note_not_a_blocker(place: Path, isabelle_without_h
     assert result.exit_code == 2
     assert "note: the session heap HOL-Number_Theory is not built yet: the first check builds it" in result.output
     assert missing(result.output) == [missing(result.output)[0]] and "no API key" in missing(result.output)[0]
+
+
+@needs_minif2f
+def test_an_llm_endpoint_nobody_listens_on_is_named_before_the_run(place: Path) -> None:
+    from lego_prover.llm.local_server import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    result = runner.invoke(app, [*EVAL, "--base-url", dead])
+    assert result.exit_code == 2
+    got = missing(result.output)
+    assert got[0].startswith(f"the LLM endpoint {dead} does not accept connections (Connection refused); "
+                             "start the server or fix llm.base_url"), got
+    assert "no API key" not in result.output, "a local endpoint needs no key"

@@ -2,8 +2,8 @@
 keep what finished, record the interrupted attempts as infrastructure failures (never as
 proof failures), and `--resume` redoes them.
 
-The LLM side is our real OpenAI client against a closed port or the local chat-completions
-fake; Isabelle is the protocol-level fake server scripted to fail every check (it never
+The LLM side is our real OpenAI client against the local chat-completions fake, scripted
+to fail; Isabelle is the protocol-level fake server scripted to fail every check (it never
 judges a proof).
 """
 
@@ -18,7 +18,6 @@ import pytest
 from typer.testing import CliRunner
 
 from lego_prover.cli import app
-from lego_prover.llm.local_server import free_port
 from lego_prover.run import evaluate
 from tests.conftest import MINIF2F_DIR
 from tests.fakes import replies
@@ -55,17 +54,18 @@ def records(run_dir: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
 
 
-def test_an_unreachable_llm_endpoint_stops_eval_with_one_line_and_resume_redoes_those_attempts(
+def test_an_llm_endpoint_failing_every_call_stops_eval_with_one_line_and_resume_redoes_those_attempts(
         workspace: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
     script.default = replies.no_oracle_report()
-    dead = f"http://127.0.0.1:{free_port()}/v1"
-    write_config(workspace, fake_server, f'base_url = "{dead}"\nmodel = "test-model"')
-    result = runner.invoke(app, ["eval", "--problems", PROBLEMS, "--attempts", "3", "--run-dir", "run"])
+    with FakeOpenAIServer() as failing:  # it answers, but every chat request is a 503
+        failing.script.extend([Reply(503, '{"error": {"message": "overloaded"}}')] * 100)
+        write_config(workspace, fake_server, f'base_url = "{failing.base_url}"\nmodel = "test-model"')
+        result = runner.invoke(app, ["eval", "--problems", PROBLEMS, "--attempts", "3", "--run-dir", "run"])
 
     assert result.exit_code == 4, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in result.output
-    assert f"the LLM endpoint {dead} kept failing after 1 retries: APIConnectionError" in errors[0]
+    assert f"the LLM endpoint {failing.base_url} kept failing after 1 retries: InternalServerError" in errors[0]
     assert "(3 times in a row); check that the endpoint answers" in errors[0]
     assert "lego-prover eval --resume --run-dir run" in errors[0]
     assert "/2 solved (" not in result.output, "no pass rate is reported for a dead service"
@@ -141,7 +141,7 @@ def test_isabelle_failing_every_check_stops_eval_and_resume_redoes_the_attempts(
     assert summary["pass_at_k"][0]["solved"] == 2, "an attempt Isabelle failed is redone, not counted as attempt 1"
 
 
-def test_evolve_stops_when_the_llm_endpoint_is_unreachable(
+def test_evolve_stops_when_the_llm_endpoint_fails_every_call(
         workspace: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
     from lego_prover.config import SkillSettings
     from lego_prover.skills.library import SkillLibrary
@@ -149,9 +149,11 @@ def test_evolve_stops_when_the_llm_endpoint_is_unreachable(
     script.default = replies.verified()
     with SkillLibrary.open(SkillSettings(db_path=workspace / "skills_db")) as library:
         library.add_requests(['lemma wanted: "(2::nat) + 2 = 4"'], "mathd_algebra_104")
-    write_config(workspace, fake_server, f'base_url = "http://127.0.0.1:{free_port()}/v1"\nmodel = "m"')
-    result = runner.invoke(app, ["evolve", "--steps", "10", "--for", "minif2f:valid", "--problems",
-                                 "mathd_algebra_104", "--run-dir", "run"])
+    with FakeOpenAIServer() as failing:
+        failing.script.extend([Reply(500, "{}")] * 100)
+        write_config(workspace, fake_server, f'base_url = "{failing.base_url}"\nmodel = "m"')
+        result = runner.invoke(app, ["evolve", "--steps", "10", "--for", "minif2f:valid", "--problems",
+                                     "mathd_algebra_104", "--run-dir", "run"])
     assert result.exit_code == 4, result.output
     assert "the LLM endpoint" in result.output and "lego-prover evolve --resume --run-dir run" in result.output
     steps = [json.loads(line) for line in (workspace / "run" / "evolver.jsonl").read_text().splitlines()]
