@@ -6,26 +6,40 @@ import asyncio
 import json
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from lego_prover.cli_skills import skills_app
-from lego_prover.cli_support import cli_checker, cli_settings, err, guarded, out, state
+from lego_prover.cli_support import LegoTyper, cli_checker, cli_settings, err, guarded, out, state
 from lego_prover.config import Settings
-from lego_prover.errors import LegoProverError, LLMError, ProblemFileError
+from lego_prover.errors import (
+    BadInputError,
+    LegoProverError,
+    LLMError,
+    ProblemFileError,
+    ServiceError,
+)
+from lego_prover.render import mark_line
 
-app = typer.Typer(
+app = LegoTyper(
     name="lego-prover",
     help=(
         "A LEGO-Prover-style theorem prover for Isabelle with a growing library of verified lemmas.\n\n"
         "Every proof is checked by a real Isabelle server. Start with 'lego-prover doctor' to see what is "
-        "installed; 'lego-prover eval --split valid --attempts 10' runs the prover on miniF2F and "
-        "'lego-prover report RUN_DIR' shows how it went; 'lego-prover check FILE.thy --problem NAME' "
-        "checks one proof.\n\n"
-        "Settings come from defaults < ./lego-prover.toml (or --config) < LEGO_PROVER_* variables < flags."
+        "installed; 'lego-prover eval' runs the prover on miniF2F and 'lego-prover report RUN_DIR' shows how "
+        "it went; 'lego-prover check FILE.thy --problem NAME' checks one proof. Every command's --help ends "
+        "with an example.\n\n"
+        "Example:\n\n"
+        "    lego-prover eval --split valid --data-dir ../shared/minif2f \\\n"
+        "      --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\\n"
+        "      --run-dir runs/first\n\n"
+        "Settings come from defaults < ./lego-prover.toml (or --config) < LEGO_PROVER_* variables < flags. "
+        "Exit codes: 0 done, 1 not verified, 2 bad input or a missing requirement, 3 a budget ran out, "
+        "4 a service (LLM endpoint, Isabelle) failed; 3 and 4 continue with --resume."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -52,7 +66,7 @@ app.add_typer(skills_app, name="skills")
 def check(
     theory: Annotated[Path, typer.Argument(help="Theory file: a whole theory, or just lemmas and the theorem.")],
     problem: Annotated[str | None, typer.Option(help="Problem name whose formal statement the theorem must keep.")] = None,
-    benchmark_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: the miniF2F cache).")] = None,
+    benchmark_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the miniF2F cache).")] = None,
     problems_file: Annotated[Path | None, typer.Option(help="A jsonl problem file to look --problem up in.")] = None,
     statement_file: Annotated[Path | None, typer.Option(help="File holding the exact formal statement instead of --problem.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable verdict on stdout.")] = False,
@@ -64,30 +78,35 @@ def check(
     Exit code 0 only when the theory verified with the theorem's statement unchanged;
     1 when it did not; 2 for usage or environment errors (e.g. no Isabelle found).
 
-    Example: lego-prover check proof.thy --problem mathd_algebra_478 --benchmark-dir ../shared/minif2f
+    Example:
+
+        lego-prover check examples/mathd_numbertheory_81.thy \\
+          --problem mathd_numbertheory_81 --benchmark-dir ../shared/minif2f
     """
 
     def body() -> None:
+        from lego_prover.inputs import read_text
         from lego_prover.isabelle.checker import TheoryContext
         from lego_prover.isabelle.guard import SoundnessGuard
         from lego_prover.isabelle.theory import BlockKind, split_blocks
         from lego_prover.render import print_guard, print_verdict, verdict_json
 
         settings = cli_settings()
-        if not theory.is_file():
-            raise ProblemFileError(f"theory file {theory} does not exist.")
-        text = theory.read_text(encoding="utf-8")
         if problem and statement_file:
-            raise LegoProverError("give --problem or --statement-file, not both.")
+            raise BadInputError("give --problem or --statement-file, not both.")
+        text = read_text(theory, "theory file")
+        if _last_goal_name(text) is None and not _has_blocks(text):
+            raise BadInputError(f"{theory} holds no lemma or theorem to check; write the theorem (with its proof) "
+                                "into it" + (f", keeping the statement of {problem}" if problem else "") + ".")
         statement_checked = True
         if problem:
             prob = _find_problem(problem, settings, benchmark_dir, problems_file)
             context = TheoryContext.for_problem(prob, settings.isabelle)
         elif statement_file:
-            statement = statement_file.read_text(encoding="utf-8").strip()
+            statement = read_text(statement_file, "statement file").strip()
             goals = [b for b in split_blocks(statement) if b.kind is BlockKind.LEMMA and b.name]
             if not goals:
-                raise LegoProverError(f"{statement_file} holds no 'theorem NAME: ...' statement.")
+                raise BadInputError(f"{statement_file} holds no 'theorem NAME: ...' statement.")
             context = TheoryContext(tuple(settings.isabelle.imports), "", goals[0].name, statement)
         else:
             statement_checked = False
@@ -115,6 +134,16 @@ async def _check(settings: Settings, text: str, context: Any, repair: bool) -> A
         return await checker.check(text, context, repair=repair)
 
 
+def _has_blocks(text: str) -> bool:
+    from lego_prover.isabelle.lexer import LexError
+    from lego_prover.isabelle.theory import parse_theory
+
+    try:
+        return bool(parse_theory(text).blocks)
+    except (LexError, ValueError):
+        return bool(text.strip())  # let the guard say what is wrong with it
+
+
 def _last_goal_name(text: str) -> str | None:
     from lego_prover.isabelle.lexer import LexError
     from lego_prover.isabelle.theory import BlockKind, parse_theory
@@ -127,18 +156,21 @@ def _last_goal_name(text: str) -> str | None:
 
 
 def _find_problem(name: str, settings: Settings, benchmark_dir: Path | None, problems_file: Path | None) -> Any:
+    from lego_prover.inputs import existing_dir
     from lego_prover.problems import load_problems, minif2f_cache_dir
 
     if problems_file is not None:
         files = [problems_file]
     else:
+        if benchmark_dir is not None:
+            existing_dir(benchmark_dir, "--benchmark-dir")
         folder = benchmark_dir or settings.data_dir or minif2f_cache_dir(settings.cache_dir)
         files = [folder / "valid.jsonl", folder / "test.jsonl"]
         if not any(f.is_file() for f in files):
             raise ProblemFileError(f"no valid.jsonl/test.jsonl in {folder}; pass --benchmark-dir or --problems-file.")
     for f in files:
-        if f.is_file():
-            for p in load_problems(f):
+        if problems_file is not None or f.is_file():
+            for p in load_problems(f, what="--problems-file" if problems_file is not None else "problem file"):
                 if p.name == name:
                     return p
     raise ProblemFileError(f"problem {name!r} not found in {', '.join(str(f) for f in files)}.")
@@ -147,19 +179,66 @@ def _find_problem(name: str, settings: Settings, benchmark_dir: Path | None, pro
 # --------------------------------------------------------------------------- eval
 
 
-def _problems_for_run(settings: Settings, benchmark: str, split: str, problems_file: Path | None,
-                      names: str | None) -> tuple[list[Any], dict[str, Any]]:
-    from lego_prover.problems import load_benchmark, load_problems, select
+class Split(StrEnum):
+    valid = "valid"
+    test = "test"
 
+
+class Benchmark(StrEnum):
+    minif2f = "minif2f"
+
+
+class Informal(StrEnum):
+    human = "human"
+    generated = "generated"
+    both = "both"
+
+
+class Method(StrEnum):
+    lego = "lego"
+    dsp = "dsp"
+    hammer = "hammer"
+
+
+def _problem_names(names: str | None) -> list[str] | None:
+    if names is None:
+        return None
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        raise BadInputError("--problems is empty; give comma-separated problem names, e.g. "
+                            "--problems mathd_algebra_104,mathd_algebra_109.")
+    return wanted
+
+
+def _problems_for_run(settings: Settings, benchmark: str, split: str, problems_file: Path | None,
+                      names: str | None, *, split_flag: str = "--split {}") -> tuple[list[Any], dict[str, Any]]:
+    """The chosen problems and the run's metadata; a name from the other split says which flag picks it."""
+    from lego_prover.problems import load_benchmark, load_problems, select, unknown_names
+
+    wanted = _problem_names(names)
+    hint = ""
     if problems_file is not None:
-        problems = load_problems(problems_file)
+        problems = load_problems(problems_file, what="--problems-file")
         meta = {"benchmark": "file", "problems_file": str(problems_file)}
+        where = str(problems_file)
     else:
         problems = load_benchmark(benchmark, split, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
         meta = {"benchmark": benchmark, "split": split}
-    chosen = select(problems, names.split(",") if names else None)
+        where = f"the {split} split"
+        unknown = unknown_names(problems, wanted or [])
+        other = "test" if split == "valid" else "valid"
+        if unknown:
+            try:
+                elsewhere = [n for n in unknown if not unknown_names(
+                    load_benchmark(benchmark, other, data_dir=settings.data_dir, cache_dir=settings.cache_dir), [n])]
+            except LegoProverError:
+                elsewhere = []
+            if elsewhere:
+                hint = (f" ({', '.join(elsewhere)} {'is' if len(elsewhere) == 1 else 'are'} in the {other} split: "
+                        f"pass {split_flag.format(other)})")
+    chosen = select(problems, wanted, where=where, hint=hint)
     if not chosen:
-        raise ProblemFileError("no problems selected")
+        raise ProblemFileError(f"no problems in {where}.")
     return chosen, meta
 
 
@@ -169,21 +248,26 @@ def _default_run_dir(prefix: str) -> Path:
     return Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _announce(notes: list[str]) -> None:
+    for note in notes:
+        err.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+
+
 @app.command("eval")
 def eval_cmd(
-    benchmark: Annotated[str, typer.Option(help="Benchmark name (minif2f).")] = "minif2f",
-    split: Annotated[str, typer.Option(help="valid or test.")] = "valid",
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: the download cache).")] = None,
-    problems: Annotated[str | None, typer.Option(help="Comma-separated problem names (default: the whole split).")] = None,
+    benchmark: Annotated[Benchmark, typer.Option(help="Benchmark name.")] = Benchmark.minif2f,
+    split: Annotated[Split, typer.Option(help="Which split of the benchmark.")] = Split.valid,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the download cache).")] = None,
+    problems: Annotated[str | None, typer.Option(help="Comma-separated problem names (default: all problems of the split or file).")] = None,
     problems_file: Annotated[Path | None, typer.Option(help="Your own problems (jsonl) instead of a benchmark.")] = None,
     attempts: Annotated[int | None, typer.Option(help="Attempts per problem (prover.attempts, default 100).")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/<benchmark>-<split>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir; finished attempts are not redone.")] = False,
-    informal: Annotated[str | None, typer.Option(help="human, generated, or both (alternate per attempt).")] = None,
-    method: Annotated[str | None, typer.Option(help="lego (default), dsp (Draft, Sketch, Prove; no library) or hammer (tactics and Sledgehammer only, no LLM).")] = None,
-    library: Annotated[bool | None, typer.Option("--library/--no-library", help="lego: retrieve skills and harvest lemmas; --no-library is the ablation without them.")] = None,
-    hammer_first: Annotated[bool | None, typer.Option("--hammer-first/--no-hammer-first", help="lego, dsp: try tactics and Sledgehammer on each problem before its first LLM attempt (default on).")] = None,
-    evolvers: Annotated[int, typer.Option(help="Evolver tasks running beside the provers (sharing budgets and Isabelle).")] = 0,
+    informal: Annotated[Informal | None, typer.Option(help="Informal proofs: the problem's (human), the LLM's (generated), or both alternating (prover.informal).")] = None,
+    method: Annotated[Method | None, typer.Option(help="lego (default), dsp (Draft, Sketch, Prove; no library) or hammer (tactics and Sledgehammer only, no LLM) (prover.method).")] = None,
+    library: Annotated[bool | None, typer.Option("--library/--no-library", help="lego: retrieve skills and harvest lemmas; --no-library is the ablation without them (prover.library).")] = None,
+    hammer_first: Annotated[bool | None, typer.Option("--hammer-first/--no-hammer-first", help="lego, dsp: try tactics and Sledgehammer on each problem before its first LLM attempt (prover.hammer_first, default on).")] = None,
+    evolvers: Annotated[int, typer.Option(min=0, help="Evolver tasks running beside the provers (sharing budgets and Isabelle).")] = 0,
     model: Annotated[str | None, typer.Option(help="LLM model (llm.model).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
     max_cost: Annotated[float | None, typer.Option(help="Stop starting attempts past this many USD (budget.max_cost_usd).")] = None,
@@ -194,46 +278,96 @@ def eval_cmd(
 
     Attempts interleave across problems; a problem stops when solved. Each attempt is in
     RUN_DIR/attempts.jsonl before it is counted, solved proofs are in RUN_DIR/solved/, and
-    --resume continues a stopped or killed run. Afterwards: 'lego-prover report RUN_DIR'.
+    --resume continues a stopped or killed run. Everything the run needs is checked before
+    anything is written. If the LLM endpoint or Isabelle fails every call, the run stops
+    (exit code 4) and --resume picks up from there. Afterwards: 'lego-prover report RUN_DIR'.
 
-    Example: lego-prover eval --split valid --data-dir ../shared/minif2f --problems mathd_algebra_478 --attempts 4
+    Example:
+
+        lego-prover eval --split valid --data-dir ../shared/minif2f \\
+          --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\
+          --run-dir runs/first
 
     Baselines and ablations: --method dsp, --method hammer, --no-library, --evolvers 0,
     --informal generated; then 'lego-prover compare RUN_DIR RUN_DIR ...'.
+
+    Example (the same problems with Draft, Sketch, Prove, to compare):
+
+        lego-prover eval --split valid --data-dir ../shared/minif2f \\
+          --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\
+          --method dsp --run-dir runs/first-dsp
     """
 
     def body() -> None:
+        from lego_prover.preflight import Preflight
         from lego_prover.progress import RichProgress
         from lego_prover.run.evaluate import run_eval
 
         settings = cli_settings({"data_dir": str(data_dir) if data_dir else None, "prover.attempts": attempts,
-                                 "prover.informal": informal, "llm.model": model, "llm.base_url": base_url,
-                                 "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
-                                 "prover.method": method, "prover.library": library,
-                                 "prover.hammer_first": hammer_first, "run.ray_address": ray})
+                                 "prover.informal": informal.value if informal else None, "llm.model": model,
+                                 "llm.base_url": base_url, "budget.max_cost_usd": max_cost,
+                                 "budget.max_tokens": max_tokens, "prover.method": method.value if method else None,
+                                 "prover.library": library, "prover.hammer_first": hammer_first,
+                                 "run.ray_address": ray}, flags=RUN_FLAGS)
         _require_ray(settings)
         if resume and run_dir is None:
-            raise LegoProverError("--resume needs --run-dir (the run to continue)")
-        chosen, meta = _problems_for_run(settings, benchmark, split, problems_file, problems)
-        target = run_dir or _default_run_dir(f"{meta['benchmark']}-{meta.get('split', 'problems')}")
-        err.print(f"run directory: {target}", highlight=False)
+            raise BadInputError("--resume needs --run-dir (the run to continue).")
+        check = Preflight(settings)
+        chosen: list[Any] = []
+        meta: dict[str, Any] = {}
+        with check.step():
+            chosen, meta = _problems_for_run(settings, benchmark.value, split.value, problems_file, problems)
+        target = run_dir or _default_run_dir(f"{benchmark.value}-{split.value}" if problems_file is None else "problems")
+        check.run_dir(target, resume=resume)
+        from lego_prover.prover.methods import uses_library, uses_llm
+
+        needs = [check.isabelle, check.prompts]
+        if uses_llm(settings):          # hammer needs no LLM
+            needs.insert(0, check.llm)
+        if uses_library(settings) or evolvers:  # dsp, hammer and --no-library never open the library
+            needs += [check.embedding, check.library]
+        for need in needs:
+            need()
+        _announce(check.notes)
+        check.raise_if_missing("eval")
         with RichProgress(err) as progress:
             summary = asyncio.run(run_eval(settings, chosen, run_dir=target, resume=resume, meta=meta,
                                            progress=progress, evolvers=evolvers))
+        _stop_if_service_failed(summary, "eval", target)
         _print_run_summary(summary, target)
         if summary.get("stopped_by_budget"):
-            err.print(f"[yellow]stopped:[/] {summary['stopped_by_budget']}; continue with --resume --run-dir {target}")
+            err.print(Text(f"stopped: {summary['stopped_by_budget']}; continue with "
+                           f"'lego-prover eval --resume --run-dir {target}'", style="yellow"), soft_wrap=True)
             raise typer.Exit(3)
 
     guarded(body)
 
 
+RUN_FLAGS = {"data_dir": "--data-dir", "prover.attempts": "--attempts", "prover.informal": "--informal",
+             "prover.method": "--method", "prover.library": "--library/--no-library",
+             "prover.hammer_first": "--hammer-first/--no-hammer-first", "run.ray_address": "--ray",
+             "llm.model": "--model", "llm.base_url": "--base-url", "budget.max_cost_usd": "--max-cost",
+             "budget.max_tokens": "--max-tokens"}
+
+
+def _stop_if_service_failed(summary: dict[str, Any], command: str, run_dir: Path) -> None:
+    """A broken service is never a result: one line, what finished is kept, exit code 4."""
+    why = summary.get("stopped_by_service")
+    if not why:
+        return
+    kept = (f"{summary.get('attempts', 0)} finished attempts kept, {summary.get('solved', 0)} solved"
+            if command == "eval" else f"{summary.get('steps', 0)} steps kept")
+    raise ServiceError(f"stopped: {why}; then continue with 'lego-prover {command} --resume --run-dir {run_dir}' "
+                       f"({kept}).")
+
+
 @app.command()
 def evolve(
-    steps: Annotated[int, typer.Option(help="Evolver steps to run (a resumed run counts its earlier steps).")] = 50,
+    steps: Annotated[int, typer.Option(min=1, help="Evolver steps to run (a resumed run counts its earlier steps).")] = 50,
     for_: Annotated[str | None, typer.Option("--for", help="Target problems as BENCHMARK:SPLIT, e.g. minif2f:valid.")] = None,
-    problems_file: Annotated[Path | None, typer.Option("--problems", help="Target problems from your own jsonl file.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl/test.jsonl (default: the download cache).")] = None,
+    problems: Annotated[str | None, typer.Option(help="Comma-separated problem names: only these targets (default: all).")] = None,
+    problems_file: Annotated[Path | None, typer.Option(help="Target problems from your own jsonl file instead of --for.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the download cache).")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/evolve-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the evolve run in --run-dir.")] = False,
     max_cost: Annotated[float | None, typer.Option(help="Budget in USD (budget.max_cost_usd).")] = None,
@@ -247,37 +381,54 @@ def evolve(
     request tried least (evolver.directional_share sets the mix). Every candidate is
     checked by Isabelle; verified lemmas join the library with their lineage.
 
-    Example: lego-prover evolve --steps 100 --for minif2f:valid --data-dir ../shared/minif2f --max-cost 5
+    Example:
+
+        lego-prover evolve --steps 10 --for minif2f:valid \\
+          --data-dir ../shared/minif2f --run-dir runs/evolve-first --max-cost 5
     """
 
     def body() -> None:
+        from lego_prover.preflight import Preflight
         from lego_prover.progress import RichProgress
         from lego_prover.run.evaluate import run_evolve
 
         settings = cli_settings({"data_dir": str(data_dir) if data_dir else None,
                                  "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
-                                 "run.ray_address": ray})
+                                 "run.ray_address": ray}, flags=RUN_FLAGS)
         _require_ray(settings)
         if resume and run_dir is None:
-            raise LegoProverError("--resume needs --run-dir (the run to continue)")
+            raise BadInputError("--resume needs --run-dir (the run to continue).")
         if (for_ is None) == (problems_file is None):
-            raise LegoProverError("give the target problems: --for minif2f:valid or --problems FILE.jsonl")
-        if for_ is not None:
-            bench, _, split = for_.partition(":")
-            chosen, meta = _problems_for_run(settings, bench, split or "valid", None, None)
-        else:
-            chosen, meta = _problems_for_run(settings, "", "", problems_file, None)
+            raise BadInputError("give the target problems: --for minif2f:valid or --problems-file FILE.jsonl.")
+        check = Preflight(settings)
+        chosen: list[Any] = []
+        meta: dict[str, Any] = {}
+        with check.step():
+            if for_ is not None:
+                bench, sep, split = for_.partition(":")
+                if bench not in {b.value for b in Benchmark} or (sep and split not in {s.value for s in Split}):
+                    raise BadInputError(f"--for {for_!r} is not BENCHMARK:SPLIT; use minif2f:valid or minif2f:test.")
+                chosen, meta = _problems_for_run(settings, bench, split or "valid", None, problems,
+                                                 split_flag=f"--for {bench}:{{}}")
+            else:
+                chosen, meta = _problems_for_run(settings, "", "", problems_file, problems)
         target = run_dir or _default_run_dir("evolve")
-        err.print(f"run directory: {target}", highlight=False)
+        check.run_dir(target, resume=resume)
+        for need in (check.llm, check.isabelle, check.embedding, check.library, check.prompts):
+            need()
+        _announce(check.notes)
+        check.raise_if_missing("evolve")
         with RichProgress(err, label="evolver steps") as progress:
             summary = asyncio.run(run_evolve(settings, chosen, run_dir=target, resume=resume, steps=steps,
                                              meta=meta, progress=progress))
+        _stop_if_service_failed(summary, "evolve", target)
         out.print(f"{summary['steps']} steps · {summary['added']} skills added · "
-                  f"{summary['requests_closed']} requests proved", highlight=False)
+                  f"{summary['requests_closed']} requests proved", highlight=False, markup=False)
         for key, row in sorted(summary["by_direction"].items()):
-            out.print(f"  {key}: {row['steps']} steps, {row['added']} added", highlight=False)
+            out.print(f"  {key}: {row['steps']} steps, {row['added']} added", highlight=False, markup=False)
         if summary.get("stopped_by_budget"):
-            err.print(f"[yellow]stopped:[/] {summary['stopped_by_budget']}; continue with --resume --run-dir {target}")
+            err.print(Text(f"stopped: {summary['stopped_by_budget']}; continue with "
+                           f"'lego-prover evolve --resume --run-dir {target}'", style="yellow"), soft_wrap=True)
             raise typer.Exit(3)
 
     guarded(body)
@@ -293,15 +444,15 @@ def _require_ray(settings: Settings) -> None:
 
 def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
     total = summary.get("usage", {}).get("total", {})
-    out.print(f"[bold]{summary['solved']}/{summary['problems']}[/] solved "
+    out.print(f"{summary['solved']}/{summary['problems']} solved "
               f"({100 * summary['pass_rate']:.1f}%) in {summary['attempts']} attempts · "
               f"tokens {total.get('prompt_tokens', 0) + total.get('completion_tokens', 0):,} · "
-              f"${total.get('cost_usd', 0):.2f}", highlight=False)
+              f"${total.get('cost_usd', 0):.2f}", highlight=False, markup=False)
     first = summary.get("solved_by_hammer_first") or 0
     if first:
         rest = summary["excluding_hammer_first"]
         out.print(f"{first} solved by the hammer pass before any LLM attempt; without them "
-                  f"{rest['solved']}/{rest['problems']} ({100 * rest['pass_rate']:.1f}%)", highlight=False)
+                  f"{rest['solved']}/{rest['problems']} ({100 * rest['pass_rate']:.1f}%)", highlight=False, markup=False)
     hammer = summary.get("hammer")
     if hammer and summary.get("method") == "hammer":
         seconds, cpu = hammer["seconds_per_problem"], summary.get("isabelle_cpu_s")
@@ -309,8 +460,8 @@ def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
                   f"Sledgehammer · seconds per problem: median {seconds['median']}, p95 {seconds['p95']} · "
                   f"Isabelle check time {hammer['isabelle_check_s']:.1f} s · Isabelle CPU "
                   + (f"{cpu:.1f} s" if cpu is not None else "not measured (a server lego-prover did not start)"),
-                  highlight=False)
-    out.print(f"report: lego-prover report {run_dir}", highlight=False)
+                  highlight=False, markup=False)
+    out.print(f"report: lego-prover report {run_dir}", highlight=False, markup=False)
 
 
 @app.command()
@@ -318,7 +469,12 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
     """Write RUN_DIR/report.md and a self-contained RUN_DIR/report.html with plots.
 
     Pass rate vs attempts (pass@k), by problem source, tokens and cost per solved problem,
-    library growth, and lemma reuse (solved proofs that used retrieved skills).
+    library growth, and lemma reuse (solved proofs that used retrieved skills). Reads the
+    run only: it needs no Isabelle, LLM or library.
+
+    Example:
+
+        lego-prover report runs/first
     """
 
     def body() -> None:
@@ -326,7 +482,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
 
         md, page = write_report(run_dir)
         out.print(md.read_text(encoding="utf-8"), highlight=False, markup=False)
-        out.print(f"written: {md} and {page}", highlight=False)
+        out.print(f"written: {md} and {page}", highlight=False, markup=False)
 
     guarded(body)
 
@@ -342,7 +498,9 @@ def compare(
     each run's solved count at the spend of the cheapest run. Runs made with different
     models, statements, Isabelle versions or trusted oracles are flagged in the report.
 
-    Example: lego-prover compare runs/hammer runs/dsp runs/lego runs/lego-no-library --out runs/compare
+    Example (the runs of the two 'eval --help' examples):
+
+        lego-prover compare runs/first runs/first-dsp --out runs/compare
     """
 
     def body() -> None:
@@ -360,16 +518,26 @@ def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run direc
     """Re-check every solved proof of a run from its stored text, in a fresh Isabelle session.
 
     Exit code 0 when all still verify, 1 when any does not (each is listed with the reason).
+
+    Example:
+
+        lego-prover verify-results runs/first
     """
 
     def body() -> None:
+        from lego_prover.preflight import Preflight
         from lego_prover.run.verify import verify_results
 
         settings = cli_settings()
+        check = Preflight(settings)
+        check.existing_run(run_dir)
+        check.isabelle()
+        _announce(check.notes)
+        check.raise_if_missing("verify-results")
         replays = asyncio.run(_verify(settings, run_dir, verify_results))
         bad = [r for r in replays if not r.verified]
         for r in bad:
-            err.print(f"[red]✗[/] {r.problem}: {escape(r.reason)}", highlight=False)
+            err.print(mark_line(False, f"{r.problem}: {r.reason}"), soft_wrap=True)
         out.print(f"{len(replays) - len(bad)}/{len(replays)} stored proofs verify again", highlight=False)
         raise typer.Exit(1 if bad else 0)
 
@@ -379,7 +547,7 @@ def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run direc
 async def _verify(settings: Settings, run_dir: Path, verify: Any) -> Any:
     async with cli_checker(settings) as checker:
         return await verify(run_dir, checker, tuple(settings.isabelle.imports),
-                            on_result=lambda r: err.print(f"{'[green]✓[/]' if r.verified else '[red]✗[/]'} {r.problem}"))
+                            on_result=lambda r: err.print(mark_line(r.verified, r.problem), soft_wrap=True))
 
 
 @app.command("check-examples")
@@ -388,17 +556,26 @@ def check_examples() -> None:
 
     The examples are our own worked problems; this is how anyone with Isabelle confirms
     that each one verifies. Exit code 0 when all do.
+
+    Example:
+
+        lego-prover check-examples
     """
 
     def body() -> None:
+        from lego_prover.preflight import Preflight
         from lego_prover.prover.examples import check_all_examples
 
         settings = cli_settings()
+        check = Preflight(settings)
+        check.prompts()
+        check.isabelle()
+        _announce(check.notes)
+        check.raise_if_missing("check-examples")
         results = asyncio.run(_check_examples(settings, check_all_examples))
         bad = [r for r in results if not r.verified]
         for r in results:
-            mark = "[green]✓[/]" if r.verified else "[red]✗[/]"
-            out.print(f"{mark} {r.kind}/{r.name}: {escape(r.reason)}", highlight=False)
+            out.print(mark_line(r.verified, f"{r.kind}/{r.name}: {r.reason}"), soft_wrap=True)
         out.print(f"{len(results) - len(bad)}/{len(results)} examples verified", highlight=False)
         raise typer.Exit(1 if bad else 0)
 
@@ -419,7 +596,15 @@ async def _check_examples(settings: Settings, check_all: Any) -> Any:
 def doctor(
     ray: Annotated[str | None, typer.Option("--ray", help="Check every node of this Ray cluster (auto or ADDRESS) for Isabelle, heap and check slots.")] = None,
 ) -> None:
-    """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint)."""
+    """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
+
+    Each missing thing comes with its fix. Reads only: it creates nothing. Exit code 0
+    when everything is in place, 1 otherwise. With --ray, every node of the cluster too.
+
+    Example:
+
+        lego-prover doctor
+    """
 
     def body() -> None:
         from lego_prover.doctor import run_doctor
@@ -434,34 +619,55 @@ def doctor(
 
 @app.command("download-minif2f")
 def download_minif2f_cmd(
-    cache_dir: Annotated[Path | None, typer.Option(help="Where to put it (default: the cache dir from config).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where to put it (default: cache_dir from the settings).")] = None,
 ) -> None:
-    """Download miniF2F (facebookresearch/miniF2F) and convert it to jsonl in the cache."""
+    """Download miniF2F (facebookresearch/miniF2F) and convert it to jsonl in the cache.
+
+    Needs network access; without it, pass --data-dir to the commands instead (a folder
+    with valid.jsonl and test.jsonl).
+
+    Example:
+
+        lego-prover download-minif2f
+    """
 
     def body() -> None:
+        from lego_prover.inputs import writable_dir
         from lego_prover.problems import download_minif2f
 
         settings = cli_settings()
-        target = download_minif2f(cache_dir or settings.cache_dir)
-        out.print(f"miniF2F written to {target}")
+        target = writable_dir(cache_dir or settings.cache_dir, "--cache-dir" if cache_dir else "cache_dir")
+        written = download_minif2f(target)
+        out.print(f"miniF2F written to {written}", markup=False, highlight=False)
 
     guarded(body)
+
+
+class ServeBackend(StrEnum):
+    auto = "auto"
+    llama_cpp = "llama_cpp"
+    vllm = "vllm"
 
 
 @app.command("serve-model")
 def serve_model(
     model: Annotated[str, typer.Argument(help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
-    backend: Annotated[str, typer.Option(help="auto (GGUF -> llama_cpp, else vllm), llama_cpp or vllm.")] = "auto",
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    backend: Annotated[ServeBackend, typer.Option(help="auto: GGUF files to llama_cpp, anything else to vllm.")] = ServeBackend.auto,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     name: Annotated[str | None, typer.Option(help="Model name clients send (default: the file or folder name).")] = None,
-    start_timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 600.0,
+    start_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the server to answer.")] = 600.0,
 ) -> None:
     """Serve a local model on 127.0.0.1 with an OpenAI-compatible API until Ctrl-C.
 
     Prints the settings that point lego-prover at it. To let 'eval' start and stop the
     server itself instead, set llm.local_model (and llm.local_backend) in the config.
+    Needs the extra of its backend: pip install 'lego-prover[local]' (llama.cpp, GGUF
+    files) or 'lego-prover[vllm]' (an NVIDIA GPU).
 
-    Example: lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf --port 8080
+    Example (with a GGUF file of yours):
+
+        lego-prover serve-model ~/models/qwen2.5-7b-instruct-q4_k_m.gguf \\
+          --port 8080
     """
 
     def body() -> None:
@@ -470,16 +676,17 @@ def serve_model(
         from lego_prover.llm.local_server import LocalModelServer
 
         settings = cli_settings()
-        settings.cache_dir.mkdir(parents=True, exist_ok=True)
         log_path = settings.cache_dir / "model-server.log"
-        server = LocalModelServer.for_model(model, backend=backend, port=port, served_name=name,
+        server = LocalModelServer.for_model(str(Path(model).expanduser()) if model.startswith("~") else model,
+                                            backend=backend.value, port=port, served_name=name,
                                             start_timeout_s=start_timeout, log_path=log_path)
-        err.print(f"starting {' '.join(server.command[1:4])} ... (log: {log_path})")
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)  # only once the model and backend are known good
+        err.print(f"starting {' '.join(server.command[1:4])} ... (log: {log_path})", markup=False, highlight=False)
         with server:
             out.print(f"serving {server.served_name!r} at {server.base_url}\n"
                       f"use it with:  LEGO_PROVER_LLM__BASE_URL={server.base_url} "
                       f"LEGO_PROVER_LLM__MODEL={server.served_name} lego-prover ...\n"
-                      "press Ctrl-C to stop", highlight=False, soft_wrap=True)
+                      "press Ctrl-C to stop", highlight=False, markup=False)
             while server.running:
                 time.sleep(1.0)
             raise LLMError(f"the model server stopped on its own; see {log_path}")
@@ -488,13 +695,27 @@ def serve_model(
 
 
 @app.command("config")
-def show_config() -> None:
-    """Print the effective settings (all layers merged) as TOML-like JSON."""
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML (unset keys left out).")] = False,
+) -> None:
+    """Print the effective settings (all layers merged) as TOML that can be saved as lego-prover.toml.
+
+    Each key comes with its description; unset optional keys are shown commented out with
+    an example value. Reads only: it creates no file.
+
+    Example (a starting lego-prover.toml):
+
+        lego-prover config > lego-prover.toml
+    """
 
     def body() -> None:
-        from lego_prover.config import settings_to_toml_dict
+        from lego_prover.config import settings_to_toml, settings_to_toml_dict
 
-        out.print_json(json.dumps(settings_to_toml_dict(cli_settings())))
+        settings = cli_settings()
+        if as_json:
+            out.print_json(json.dumps(settings_to_toml_dict(settings)))
+        else:
+            out.print(settings_to_toml(settings), markup=False, highlight=False, soft_wrap=True, end="")
 
     guarded(body)
 

@@ -1,15 +1,32 @@
-"""What every CLI command shares: consoles, global options, settings, one-line errors."""
+"""What every CLI command shares: consoles, global options, settings, one-line errors.
+
+``LegoTyper`` is the typer app class of every command group. Its commands print a usage
+error (unknown option, bad value, missing argument) as one ``error:`` line with exit
+code 2, like every other error; accept the global ``--config FILE`` and ``--debug`` after
+the command too (``lego-prover eval --config x.toml``); and show no ``<bool>``
+placeholder for flags.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
+
+try:  # typer >= 0.2x carries its own copy of click; its exceptions are those raised
+    from typer._click import core as click_core
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - an older typer runs on click itself
+    from click import core as click_core  # type: ignore[no-redef]
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from lego_prover.config import Settings, load_settings
 from lego_prover.errors import LegoProverError
@@ -18,9 +35,12 @@ if TYPE_CHECKING:
     from lego_prover.isabelle.checker import Checker
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line longer than the terminal is left to the terminal, never broken by us,
+# so a path, a proof step or a goal copied from the output is exactly what was printed.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class _State:
@@ -31,8 +51,115 @@ class _State:
 state = _State()
 
 
-def cli_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    return load_settings(state.config, {k: v for k, v in (overrides or {}).items() if v is not None})
+def cli_settings(overrides: dict[str, Any] | None = None, flags: dict[str, str] | None = None) -> Settings:
+    """Settings with the command's flags on top; ``flags`` names the flag of each dotted key,
+    so a value that fails validation is reported as the flag the person typed."""
+    return load_settings(state.config, {k: v for k, v in (overrides or {}).items() if v is not None},
+                         flag_names=flags)
+
+
+# --------------------------------------------------------------------------- the typer classes
+
+GLOBAL_OPTIONS_WITH_VALUE = ("--config", "-c")
+GLOBAL_FLAGS = ("--debug",)
+GLOBAL_EPILOG = "Global options may also follow the command: --config FILE (settings), --debug (tracebacks)."
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move ``--config FILE``/``-c FILE``/``--config=FILE``/``--debug`` in front of the command.
+
+    Only the root group knows them; moving them lets a person type them anywhere (up to
+    a ``--``, after which everything is an argument).
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in GLOBAL_OPTIONS_WITH_VALUE and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--config=") or arg in GLOBAL_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+@contextlib.contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """A usage error becomes one ``error:`` line naming the help to read, and exit code 2."""
+    try:
+        yield
+    except click_exceptions.NoArgsIsHelpError:
+        raise  # `lego-prover` alone prints the help
+    except click_exceptions.UsageError as exc:
+        where = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+        message = exc.format_message().rstrip(". ") + where + "."
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _no_bool_placeholder(params: list[click_core.Parameter]) -> list[click_core.Parameter]:
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""  # typer would show <bool> after --resume/--no-resume
+    return params
+
+
+def reflow_help(text: str | None) -> str | None:
+    """Prose paragraphs become one line each (the terminal wraps them); indented lines, the
+    examples, are kept exactly, so a pasted example is the command as written."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
+
+
+class LegoCommand(TyperCommand):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow_help(self.help)
+        self.epilog = self.epilog or GLOBAL_EPILOG
+
+    def get_params(self, ctx: click_core.Context) -> list[click_core.Parameter]:
+        return _no_bool_placeholder(super().get_params(ctx))
+
+
+class LegoGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow_help(self.help)
+
+    def get_params(self, ctx: click_core.Context) -> list[click_core.Parameter]:
+        return _no_bool_placeholder(super().get_params(ctx))
+
+    def parse_args(self, ctx: click_core.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_options(args)
+        with one_line_usage_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click_core.Context) -> Any:
+        with one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+class LegoTyper(typer.Typer):
+    """A typer app whose groups and commands are ``LegoGroup``/``LegoCommand``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cls=LegoGroup, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        kwargs.setdefault("cls", LegoCommand)
+        decorator: Callable[[F], F] = super().command(*args, **kwargs)
+        return decorator
 
 
 def guarded(fn: Callable[[], T]) -> T:
@@ -45,7 +172,7 @@ def guarded(fn: Callable[[], T]) -> T:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]")
+        err.print(Text("interrupted", style="yellow"))
         raise typer.Exit(130) from None
 
 
@@ -55,6 +182,6 @@ async def cli_checker(settings: Settings) -> AsyncIterator[Checker]:
     from lego_prover.isabelle.checker import Checker
     from lego_prover.isabelle.sessions import SessionPool
 
-    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(f"[dim]{m}[/]")) as pool:
+    async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(Text(m, style="dim"), soft_wrap=True)) as pool:
         yield Checker(pool, settings.isabelle)
         await pool.drain()

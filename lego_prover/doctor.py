@@ -178,9 +178,13 @@ def check_library(settings: Settings) -> list[Finding]:
     path = settings.skills.db_path
     if settings.skills.chroma_url:
         return [Finding("skill library", True, f"Chroma server {settings.skills.chroma_url}")]
-    parent = path if path.exists() else path.parent
-    ok = os.access(parent if str(parent) else ".", os.W_OK)
-    return [Finding("skill library", ok, f"{path.resolve()}", "" if ok else f"make {parent} writable or set skills.db_path")]
+    from lego_prover.inputs import nearest_existing
+
+    base = nearest_existing(path)
+    ok = base.is_dir() and os.access(base, os.W_OK)
+    state = "exists" if (path / "chroma.sqlite3").is_file() else "not created yet ('eval' creates it)"
+    return [Finding("skill library", ok, f"{path.absolute()}: {state}",
+                    "" if ok else f"make {base} writable or set skills.db_path")]
 
 
 def check_cluster(settings: Settings) -> list[Finding]:

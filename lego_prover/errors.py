@@ -13,6 +13,10 @@ class LegoProverError(Exception):
     exit_code = 2
 
 
+class BadInputError(LegoProverError):
+    """A file, folder or value the user named cannot be used as given."""
+
+
 class ConfigError(LegoProverError):
     """The configuration file, environment or flags are invalid."""
 
@@ -31,6 +35,34 @@ class IsabelleServerError(LegoProverError):
 
 class LLMError(LegoProverError):
     """The LLM endpoint refused a request in a way retries cannot fix."""
+
+
+class ServiceError(LegoProverError):
+    """A service (the LLM endpoint or Isabelle) failed: not the proof's fault.
+
+    An attempt it interrupts is recorded as an infrastructure failure, never as a proof
+    failure, and is redone on resume. ``fatal`` means every further call will fail the
+    same way (a refused API key, a model server process that exited): stop at once.
+    """
+
+    exit_code = 4
+    service = "service"
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class LLMUnavailableError(ServiceError, LLMError):
+    """The LLM endpoint is unreachable, kept failing after its retries, or refused us outright."""
+
+    service = "llm"
+
+
+class IsabelleUnavailableError(ServiceError):
+    """Isabelle failed a check for reasons of its own (crash, lost connection, FAILED task)."""
+
+    service = "isabelle"
 
 
 class BudgetExhausted(LegoProverError):

@@ -11,6 +11,7 @@ A user file is jsonl with at least ``name`` and ``formal_statement`` per line; `
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 import re
@@ -72,38 +73,46 @@ def _problem_from_record(record: object, where: str) -> Problem:
     )
 
 
-def load_problems(path: Path) -> list[Problem]:
+def load_problems(path: Path, *, what: str = "problem file") -> list[Problem]:
     """Problems from one jsonl file; a malformed line is an error naming its line number."""
-    if not path.is_file():
-        raise ProblemFileError(f"problem file {path} does not exist.")
+    from lego_prover.inputs import read_text
+
     problems: list[Problem] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ProblemFileError(f"{where}: not valid JSON ({exc.msg}).") from exc
-            problem = _problem_from_record(record, where)
-            if problem.name in seen:
-                raise ProblemFileError(f"{where}: duplicate problem name {problem.name!r}.")
-            seen.add(problem.name)
-            problems.append(problem)
+    for lineno, line in enumerate(read_text(path, what).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ProblemFileError(f"{where}: not valid JSON ({exc.msg}).") from exc
+        problem = _problem_from_record(record, where)
+        if problem.name in seen:
+            raise ProblemFileError(f"{where}: duplicate problem name {problem.name!r}.")
+        seen.add(problem.name)
+        problems.append(problem)
     return problems
 
 
-def select(problems: Sequence[Problem], names: Iterable[str] | None) -> list[Problem]:
-    """The named problems, in the given order; an unknown name is an error."""
+def unknown_names(problems: Sequence[Problem], names: Iterable[str]) -> list[str]:
+    known = {p.name for p in problems}
+    return [n for n in names if n not in known]
+
+
+def select(problems: Sequence[Problem], names: Iterable[str] | None, *, where: str = "the problems",
+           hint: str = "") -> list[Problem]:
+    """The named problems, in the given order; an unknown name is an error (with the closest known names)."""
     if names is None:
         return list(problems)
     by_name = {p.name: p for p in problems}
     wanted = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in wanted if n not in by_name]
+    unknown = unknown_names(problems, wanted)
     if unknown:
-        raise ProblemFileError(f"unknown problem(s): {', '.join(unknown[:5])}.")
+        close = [m for n in unknown[:5] for m in difflib.get_close_matches(n, list(by_name), n=1, cutoff=0.8)]
+        suggestion = f"; did you mean {', '.join(close)}?" if close and not hint else ""
+        raise ProblemFileError(f"unknown problem(s) in {where}: {', '.join(unknown[:5])}{hint}{suggestion}"
+                               + ("" if suggestion else "."))
     return [by_name[n] for n in wanted]
 
 
@@ -116,12 +125,15 @@ def load_benchmark(benchmark: str, split: str, *, data_dir: Path | None, cache_d
         raise ProblemFileError(f"unknown benchmark {benchmark!r}; use 'minif2f' or --problems FILE.")
     if split not in ("valid", "test"):
         raise ProblemFileError(f"unknown split {split!r}; use 'valid' or 'test'.")
+    from lego_prover.inputs import existing_dir
+
+    hint = "pass --data-dir pointing at a folder with valid.jsonl and test.jsonl"
+    if data_dir is not None:
+        existing_dir(data_dir, "data folder (--data-dir / data_dir)", hint=f"; {hint}")
     folder = data_dir or minif2f_cache_dir(cache_dir)
     path = folder / f"{split}.jsonl"
     if not path.is_file():
-        hint = ("run 'lego-prover download-minif2f' first, or pass --data-dir pointing at a folder "
-                "with valid.jsonl and test.jsonl")
-        raise ProblemFileError(f"{path} not found; {hint}.")
+        raise ProblemFileError(f"{path} not found; run 'lego-prover download-minif2f' first, or {hint}.")
     return load_problems(path)
 
 

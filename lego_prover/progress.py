@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 
 class RichProgress:
@@ -45,14 +46,14 @@ class RichProgress:
             self._progress.update(self._task, advance=1, status=status)
         if record.solved:
             where = "the hammer pass" if record.attempt < 0 else f"attempt {record.attempt}"
-            self._console.print(f"[green]✓[/] {record.problem} ({where})", highlight=False)
-        elif record.failure in ("crash", "llm"):
-            self._console.print(f"[yellow]![/] {record.problem} attempt {record.attempt}: {record.reason[:160]}",
-                                highlight=False)
+            self._console.print(Text.assemble(("✓ ", "green"), f"{record.problem} ({where})"))
+        elif record.failure in ("crash", "llm", "infrastructure"):
+            self._console.print(Text.assemble(("! ", "yellow"), f"{record.problem} attempt {record.attempt}: "
+                                              f"{record.reason}"), soft_wrap=True)
 
     def advance(self, status: str) -> None:
         if self._task is not None:
             self._progress.update(self._task, advance=1, status=status)
 
     def note(self, message: str) -> None:
-        self._console.print(f"[dim]{message}[/]", highlight=False)
+        self._console.print(Text(message, style="dim"), soft_wrap=True)

@@ -6,8 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from lego_prover.doctor import Finding
 from lego_prover.isabelle.guard import GuardResult
@@ -25,58 +24,70 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
     return data
 
 
+def mark_line(ok: bool, text: str) -> Text:
+    """``✓ text`` or ``✗ text``; the text is shown exactly as given (never read as markup)."""
+    return Text.assemble(("✓ " if ok else "✗ ", "green" if ok else "red"), text)
+
+
+def _indented(label: str, text: str) -> Text:
+    lines = text.strip("\n").splitlines() or [""]
+    return Text("\n".join([f"    {label}{lines[0]}", *(f"    {' ' * len(label)}{line}" for line in lines[1:])]))
+
+
 def print_verdict(console: Console, verdict: Verdict, *, statement_checked: bool) -> None:
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("")
-    table.add_column("block")
-    table.add_column("result")
+    """One line per block, then the verdict. Isabelle's messages, steps and goals appear in
+    full and exactly as Isabelle wrote them (``[of a]``, ``[simp]`` included)."""
     for block in verdict.blocks:
         if block.origin == "check":
             continue
-        mark = "[green]✓[/]" if block.verified else "[red]✗[/]"
+        name = (block.name or f"<{block.kind}>") + (" (preamble)" if block.origin == "preamble" else "")
         if block.verified:
-            result = "verified" + (f" (uses {', '.join(block.depends_on)})" if block.depends_on else "")
-        elif block.errors:
-            err = block.errors[0]
-            result = f"line {err.line}: {err.message.splitlines()[0]}"
-            if err.step:
-                result += f"\n  step: {err.step.splitlines()[0]}"
-            if err.goal:
-                result += f"\n  goal: {err.goal.splitlines()[0][:200]}"
+            console.print(mark_line(True, f"{name}: verified" + (f" (uses {', '.join(block.depends_on)})"
+                                                                   if block.depends_on else "")), soft_wrap=True)
+            continue
+        if block.errors:
+            error = block.errors[0]
+            message = error.message.strip("\n")
+            first, _, rest = message.partition("\n")
+            console.print(mark_line(False, f"{name}: line {error.line}: {first}"), soft_wrap=True)
+            if rest:
+                console.print(_indented("", rest), soft_wrap=True)
+            if error.step:
+                console.print(_indented("step: ", error.step), soft_wrap=True)
+            if error.goal and error.goal.strip() not in message:
+                console.print(_indented("goal: ", error.goal), soft_wrap=True)
         elif block.oracles:
-            result = f"depends on oracles: {', '.join(block.oracles)}"
-        elif block.depends_on:
-            result = f"not verified (uses {', '.join(block.depends_on)})"
+            console.print(mark_line(False, f"{name}: depends on oracles: {', '.join(block.oracles)}"), soft_wrap=True)
         else:
-            result = "not verified"
-        table.add_row(mark, (block.name or f"<{block.kind}>") + (" [dim](preamble)[/]" if block.origin == "preamble" else ""), result)
-    if verdict.blocks:
-        console.print(table)
+            console.print(mark_line(False, f"{name}: not verified" + (f" (uses {', '.join(block.depends_on)})"
+                                                                        if block.depends_on else "")), soft_wrap=True)
     for line in verdict.repairs:
-        console.print(f"[dim]repaired: {line}[/]")
+        console.print(Text(f"repaired: {line}", style="dim"), soft_wrap=True)
     if not statement_checked:
-        console.print("[yellow]note:[/] no --problem or --statement-file given: the theorem's statement was not compared.")
+        console.print(Text.assemble(("note:", "yellow"), " no --problem or --statement-file given: the theorem's "
+                                    "statement was not compared."), soft_wrap=True)
     if verdict.verified:
-        console.print(f"[bold green]VERIFIED[/] {verdict.target or ''} in {verdict.elapsed_s:.1f}s ({verdict.isabelle}, session {verdict.session})")
+        console.print(Text.assemble(("VERIFIED", "bold green"), f" {verdict.target or ''} in {verdict.elapsed_s:.1f}s "
+                                    f"({verdict.isabelle}, session {verdict.session})"), soft_wrap=True)
     else:
         kind = verdict.failure.value if verdict.failure else "failed"
-        console.print(f"[bold red]NOT VERIFIED[/] ({kind}): {verdict.reason}", markup=True, highlight=False)
+        console.print(Text.assemble(("NOT VERIFIED", "bold red"), f" ({kind}): {verdict.reason}"), soft_wrap=True)
 
 
 def print_guard(console: Console, result: GuardResult) -> None:
     if result.ok:
-        console.print(f"[bold green]guard: accepted[/] ({len(result.blocks)} blocks)")
+        blocks = len(result.blocks)
+        console.print(Text.assemble(("guard: accepted", "bold green"), f" ({blocks} block{'s' if blocks != 1 else ''})"))
         return
     for rejection in result.rejections:
-        console.print(f"[red]✗[/] {rejection}", highlight=False, markup=False)
-    console.print("[bold red]guard: rejected[/]")
+        console.print(mark_line(False, str(rejection)), soft_wrap=True)
+    console.print(Text("guard: rejected", style="bold red"))
 
 
 def print_findings(console: Console, findings: list[Finding]) -> None:
-    table = Table(box=None, show_header=False, pad_edge=False)
+    """One line per finding, its fix under it; nothing is cut or wrapped (paths stay whole)."""
     for f in findings:
-        # escaped: a fix like "pip install 'lego-prover[ray]'" is not markup
-        table.add_row("[green]✓[/]" if f.ok else "[red]✗[/]", f"[bold]{escape(f.name)}[/]", escape(f.detail))
+        console.print(Text.assemble(("✓ " if f.ok else "✗ ", "green" if f.ok else "red"), (f.name, "bold"),
+                                    f": {f.detail}"), soft_wrap=True)
         if f.fix and not f.ok:
-            table.add_row("", "", f"[yellow]fix:[/] {escape(f.fix)}")
-    console.print(table)
+            console.print(Text.assemble("    ", ("fix: ", "yellow"), f.fix), soft_wrap=True)

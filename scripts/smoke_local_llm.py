@@ -7,7 +7,9 @@ llama.cpp), with the *fake* Isabelle server standing in for Isabelle.
 It proves nothing and says nothing about proof checking: the fake server answers every
 check with "no oracle report" (so nothing can verify). What it shows is that a real model
 server is started from settings, every prover step talks to it, its garbage is recorded as
-failures, and the run directory and report come out whole.
+failures, and the run directory and report come out whole. It exits with eval's exit code:
+a model server that fails (say, dies on its first request) stops the run with exit code 4,
+never "0 solved" and 0.
 """
 
 from __future__ import annotations

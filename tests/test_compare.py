@@ -167,7 +167,7 @@ def test_the_compare_command_writes_markdown_and_html_and_refuses_one_run(three_
     alone = runner.invoke(app, ["compare", str(three_runs[0])])
     assert alone.exit_code == 2 and "at least two run directories" in alone.output
     missing = runner.invoke(app, ["compare", str(three_runs[0]), str(tmp_path / "nope")])
-    assert missing.exit_code == 2 and "not a run directory" in missing.output
+    assert missing.exit_code == 2 and "nope does not exist" in missing.output
 
 
 def test_evolver_steps_count_in_a_runs_spend_in_the_order_they_finished(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def answer(call: LLMCall) -> str:
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: FakeIsabelleServer) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "unused-the-llm-is-scripted")  # the preflight wants one
     (tmp_path / "lego-prover.toml").write_text(
         f'data_dir = "{MINIF2F_DIR}"\n'
         f'[isabelle]\nserver = "127.0.0.1:{fake_server.port}:{fake_server.password}"\n'
@@ -86,6 +87,7 @@ def test_a_solve_and_a_failure_are_recorded_with_proof_and_error(workspace: Path
     result = runner.invoke(app, ["eval", "--problems", f"{SOLVED},{FAILING}", "--attempts", "2",
                                  "--run-dir", "run"])
     assert result.exit_code == 0, result.output
+    assert "run directory: run" in result.output, "named once it exists"
     records = read_attempts(workspace / "run")
     solved = [r for r in records if r["solved"]]
     assert [r["problem"] for r in solved] == [SOLVED], "stops after the solve: one solved attempt only"

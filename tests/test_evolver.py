@@ -164,6 +164,7 @@ def varied_answer(call: LLMCall) -> str:
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: object, script: Script) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "unused-the-llm-is-scripted")  # the preflight wants one
     fake = fake_server
     (tmp_path / "lego-prover.toml").write_text(
         f'data_dir = "{MINIF2F_DIR}"\n'

@@ -168,7 +168,7 @@ def test_without_ray_the_ray_flag_is_one_line_naming_the_install(monkeypatch: py
         assert len(result.output.strip().splitlines()) == 1
     doctor = CliRunner().invoke(app, ["doctor", "--ray", "auto"])
     shown = " ".join(doctor.output.split())
-    assert "✗ Ray cluster auto: not usable" in shown and "pip install 'lego-prover[ray]'" in shown
+    assert "✗ Ray cluster: auto: not usable" in shown and "pip install 'lego-prover[ray]'" in shown
     assert doctor.exit_code == 1
 
 

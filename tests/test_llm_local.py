@@ -6,25 +6,28 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from lego_prover.config import BudgetSettings, Settings, load_settings
-from lego_prover.errors import LLMError, MissingExtraError
+from lego_prover.config import BudgetSettings, LLMSettings, Settings, load_settings
+from lego_prover.errors import LLMError, LLMUnavailableError, MissingExtraError
 from lego_prover.llm.factory import open_llm
 from lego_prover.llm.local_server import LocalModelServer, choose_backend, free_port, require_module
+from lego_prover.llm.openai_chat import OpenAIChat
 from lego_prover.llm.usage import UsageTracker
 
 FAKE_SERVER = Path(__file__).parent / "fakes" / "openai_server.py"
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
-def fake_model_server(**kw: object) -> LocalModelServer:
+def fake_model_server(*, die_on_chat: bool = False, **kw: object) -> LocalModelServer:
     port = free_port()
     env_path = str(Path(__file__).parents[1])
+    extra = ", '--die-on-chat'" if die_on_chat else ""
     command = [sys.executable, "-c",
-               f"import sys, runpy; sys.path.insert(0, {env_path!r}); sys.argv=['x', '{port}'];"
+               f"import sys, runpy; sys.path.insert(0, {env_path!r}); sys.argv=['x', '{port}'{extra}];"
                f" runpy.run_path({str(FAKE_SERVER)!r}, run_name='__main__')"]
     return LocalModelServer(command, port, "test-model", **kw)  # type: ignore[arg-type]
 
@@ -36,6 +39,17 @@ def test_the_server_is_waited_for_and_then_answers() -> None:
     assert not server.running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_a_server_that_dies_on_its_first_chat_request_fails_at_once_instead_of_retrying() -> None:
+    with fake_model_server(die_on_chat=True, start_timeout_s=30) as server:
+        llm = OpenAIChat(LLMSettings(base_url=server.base_url, model="test-model", cache=False, max_retries=6),
+                         tracker=UsageTracker(), server_gone=server.exit_reason)
+        started = time.monotonic()
+        with pytest.raises(LLMUnavailableError, match="local model server exited with code 3") as info:
+            await llm.complete(MESSAGES)
+        assert info.value.fatal and info.value.service == "llm"
+        assert time.monotonic() - started < 10, "six retries with backoff would take about a minute"
 
 
 def test_a_server_that_dies_at_start_is_a_clear_error() -> None:

@@ -114,11 +114,12 @@ async def test_hammer_without_a_proof_says_what_it_tried_scripted_fake_server(
     assert record.reason == "none of the 2 tactic candidates closed the goal" and record.theory == ""
 
 
-async def test_a_failed_isabelle_task_in_the_hammer_pass_is_a_server_failure_not_a_result_scripted_fake_server(
+async def test_a_failed_isabelle_task_in_the_hammer_pass_is_an_infrastructure_failure_not_a_result_scripted_fake_server(
         checker: Checker, script: Script, settings: Settings) -> None:
     script.default = Outcome(kind="failed", message="session died")
     record = await HammerProver(checker, tuned(settings, "hammer", tactics=["by simp"])).attempt(PROBLEM, 0)
-    assert not record.solved and record.failure == "server" and "session died" in record.reason
+    assert not record.solved and record.failure == "infrastructure" and record.service == "isabelle"
+    assert "session died" in record.reason and not record.finished, "redone on resume, never counted"
 
 
 def test_methods_refuse_an_evolver_without_a_library(settings: Settings) -> None:

@@ -74,6 +74,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: Fake
     script.default = Outcome(judge)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "unused-the-llm-is-scripted")  # the preflight wants one
     (tmp_path / "lego-prover.toml").write_text(
         f'data_dir = "{MINIF2F_DIR}"\n'
         f'[isabelle]\nserver = "127.0.0.1:{fake_server.port}:{fake_server.password}"\n'

@@ -86,6 +86,7 @@ def write_config(folder: Path, fake: FakeIsabelleServer, *, concurrency: int) ->
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server: FakeIsabelleServer) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "unused-the-llm-is-scripted")  # the preflight wants one
     write_config(tmp_path, fake_server, concurrency=1)
     return tmp_path
 
@@ -206,6 +207,7 @@ async def test_a_killed_actor_has_its_checks_retried_elsewhere_and_the_run_finis
     failing.delay_s = 0.4                                  # checks stay in flight long enough to be caught
     script.default = failing
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "unused-the-llm-is-scripted")  # the preflight wants one
     write_config(tmp_path, fake_server, concurrency=4)
     settings = load_settings(tmp_path / "lego-prover.toml", {"prover.attempts": 3, "run.ray_address": "auto"})
     names = {SOLVED, FAILING, OTHER, ORDERED}
@@ -262,11 +264,11 @@ def test_doctor_reports_every_node_isabelle_heap_and_check_slots(ray_cluster: st
     monkeypatch.setenv("LEGO_PROVER_LLM__BASE_URL", "http://127.0.0.1:9/v1")   # nothing listens: fails fast
     monkeypatch.setenv("LEGO_PROVER_ISABELLE__HOME", str(tmp_path / "nowhere"))
     missing = runner.invoke(app, ["doctor", "--ray", "auto"])
-    shown = " ".join(missing.output.split())        # the table wraps (and shortens long paths) at 80 columns
-    assert missing.exit_code == 1 and "✓ Ray cluster auto: 1 alive nodes" in shown
-    assert re.search(r"✗ node \S+ \(127\.0\.0\.1\): Isabelle not found fix: isabelle\.home=", shown), shown
+    shown = " ".join(missing.output.split())
+    assert missing.exit_code == 1 and "✓ Ray cluster: auto: 1 alive nodes" in shown
+    assert re.search(r"✗ node \S+ \(127\.0\.0\.1\): Isabelle: not found fix: isabelle\.home=", shown), shown
     assert "has no executable bin/isabelle" in shown
-    assert re.search(r"✓ node \S+ \(127\.0\.0\.1\): check slots 4 \(1 checker actor x 4\), 4 free now; 4 CPUs, 4 free",
+    assert re.search(r"✓ node \S+ \(127\.0\.0\.1\): check slots: 4 \(1 checker actor x 4\), 4 free now; 4 CPUs, 4 free",
                      shown), shown
 
     home = tmp_path / "FakeIsabelle"           # a stand-in install that only answers doctor's two questions

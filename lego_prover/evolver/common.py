@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lego_prover.config import Settings
+from lego_prover.errors import IsabelleUnavailableError
 from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.llm.base import LLM, ChatMessage
 from lego_prover.prover.harvest import Harvester
 from lego_prover.prover.parsing import extract_isabelle
@@ -30,8 +32,10 @@ class EvolverStep:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     closed_request: str = ""                    # the skill that proved the request
-    failure: str | None = None
+    failure: str | None = None                  # None, "llm", "crash", or UNFINISHED ("budget", "infrastructure")
     reason: str = ""
+    service: str = ""                           # with failure "infrastructure": "llm" or "isabelle"
+    service_fatal: bool = False
     errors: list[str] = field(default_factory=list)
     calls: int = 0
     prompt_tokens: int = 0
@@ -84,6 +88,8 @@ class EvolverBase:
         Returns whether the whole candidate verified, and lemma name -> library name.
         """
         verdict = await self._checker.check(code, context)
+        if verdict.failure is FailureKind.SERVER:
+            raise IsabelleUnavailableError(verdict.reason)
         names: dict[str, str] = {}
         if verdict.blocks:
             harvest = await self._harvester.harvest(verdict, target=None, origin=origin)

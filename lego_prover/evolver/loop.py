@@ -23,13 +23,15 @@ import traceback
 from typing import Any
 
 from lego_prover.config import Settings
-from lego_prover.errors import BudgetExhausted, LLMError
+from lego_prover.errors import BudgetExhausted, LLMError, ServiceError
 from lego_prover.evolver.common import EvolverStep
 from lego_prover.evolver.directional import DIRECTIONS, DirectionalTransformer
 from lego_prover.evolver.request_solver import RequestSolver
 from lego_prover.isabelle.checker import CheckerProtocol
 from lego_prover.llm.base import LLM
+from lego_prover.prover.attempt import BUDGET, INFRASTRUCTURE, UNFINISHED
 from lego_prover.prover.prompts import PromptLibrary
+from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.store import RunStore
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import now_iso
@@ -45,17 +47,23 @@ def is_directional(index: int, share: float) -> bool:
 
 class Evolver:
     def __init__(self, llm: LLM, checker: CheckerProtocol, library: SkillLibrary | None, prompts: PromptLibrary,
-                 settings: Settings, *, store: RunStore | None = None, price: Any = None) -> None:
+                 settings: Settings, *, store: RunStore | None = None, price: Any = None,
+                 health: ServiceHealth | None = None) -> None:
         if library is None:
             raise ValueError("the evolver needs a skill library")
         self._directional = DirectionalTransformer(llm, checker, library, prompts, settings, price=price)
         self._requests = RequestSolver(llm, checker, library, prompts, settings, price=price)
         self._share = settings.evolver.directional_share
         self._store = store
-        done = [s["step"] for s in store.evolver_steps if s.get("failure") != "budget"] if store else []
+        done = [s["step"] for s in store.evolver_steps if s.get("failure") not in UNFINISHED] if store else []
         self._done = set(done)
         self._counter = itertools.count()
         self.stopped_by: str | None = None
+        self._health = health or ServiceHealth()
+
+    @property
+    def service_down(self) -> ServiceDown | None:
+        return self._health.down
 
     def _next_index(self) -> int:
         while (i := next(self._counter)) in self._done:
@@ -76,7 +84,10 @@ class Evolver:
             else:
                 record.reason = "nothing to evolve: no skills and no open requests"
         except BudgetExhausted as exc:
-            record.failure, record.reason = "budget", str(exc)
+            record.failure, record.reason = BUDGET, str(exc)
+        except ServiceError as exc:  # not the step's fault: recorded as such, redone on resume
+            record.failure, record.reason, record.service = INFRASTRUCTURE, str(exc), exc.service
+            record.service_fatal = exc.fatal
         except LLMError as exc:
             record.failure, record.reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not stop the provers or lose the record
@@ -87,6 +98,9 @@ class Evolver:
         record.cost_usd = round(record.cost_usd, 6)
         if self._store is not None:
             self._store.append_evolver(record.to_json())
+        if record.kind != "idle" or record.failure:
+            self._health.observe(record.failure == INFRASTRUCTURE, record.service, record.reason,
+                                 record.service_fatal)
         return record
 
     async def run(self, steps: int, *, concurrency: int = 1, on_step: Any = None) -> list[EvolverStep]:
@@ -98,10 +112,10 @@ class Evolver:
         out: list[EvolverStep] = []
 
         async def worker() -> None:
-            while not queue.empty() and self.stopped_by is None:
+            while not queue.empty() and self.stopped_by is None and self._health.down is None:
                 record = await self.step(queue.get_nowait())
                 out.append(record)
-                if record.failure == "budget":
+                if record.failure == BUDGET:
                     self.stopped_by = record.reason
                 if on_step:
                     on_step(record)
@@ -113,9 +127,9 @@ class Evolver:
 
     async def run_forever(self) -> None:
         """Beside the provers: step until cancelled (the scheduler cancels it when proving ends)."""
-        while True:
+        while self._health.down is None:
             record = await self.step(self._next_index())
-            if record.failure == "budget":
+            if record.failure == BUDGET:
                 return
             if record.kind == "idle":
                 await asyncio.sleep(IDLE_WAIT_S)

@@ -164,8 +164,9 @@ class Checker:
         if repair:
             outcome = await Repairer(self, settings).repair(blocks, context)
             blocks, repairs = outcome.blocks, outcome.log
-            if outcome.unresolved:
-                return Verdict(False, FailureKind.TACTIC, outcome.unresolved, "",
+            if outcome.unresolved:  # Isabelle failing under the candidates is a server failure, not a tactic's
+                kind = FailureKind.SERVER if outcome.server_error else FailureKind.TACTIC
+                return Verdict(False, kind, outcome.server_error or outcome.unresolved, "",
                                "\n\n".join(b.text for b in blocks), context.target, isabelle=self.isabelle,
                                session=self.session, elapsed_s=time.monotonic() - started, repairs=repairs)
         final_body = "\n\n".join(b.text for b in blocks)

@@ -43,6 +43,7 @@ class RepairOutcome:
     blocks: tuple[Block, ...]
     log: tuple[str, ...]
     unresolved: str = ""  # non-empty: a placeholder no tactic closed
+    server_error: str = ""  # non-empty: Isabelle itself failed a candidate check (not the tactics' fault)
 
 
 def find_sites(blocks: Sequence[Block]) -> list[Site]:
@@ -89,6 +90,7 @@ class Repairer:
     def __init__(self, checker: Checker, settings: IsabelleSettings) -> None:
         self._checker = checker
         self._settings = settings
+        self._server_error = ""
 
     async def repair(self, blocks: Sequence[Block], context: TheoryContext,
                      extra_sites: Sequence[Site] = ()) -> RepairOutcome:
@@ -117,7 +119,7 @@ class Repairer:
         new_blocks = substitute(blocks, chosen)
         if unresolved:
             where = ", ".join(f"'{blocks[s.block].name or 'block'}' step {s.original!r}" for s in unresolved)
-            return RepairOutcome(new_blocks, tuple(log), f"no tactic closed {where}")
+            return RepairOutcome(new_blocks, tuple(log), f"no tactic closed {where}", self._server_error)
         return RepairOutcome(new_blocks, tuple(log))
 
     def _variant(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, text: str
@@ -130,6 +132,8 @@ class Repairer:
         variant, bi = self._variant(blocks, sites, site, text)
         assembled = self._checker.assemble(variant, context)
         submission = await self._checker.submit(assembled, check_limit_s=limit)
+        if submission.verdict.failure is FailureKind.SERVER:
+            self._server_error = submission.verdict.reason
         body_blocks = [b for b in assembled.source_map.blocks if b.origin == "body"]
         mapped = body_blocks[bi]
         step = mapped.steps[site.span]

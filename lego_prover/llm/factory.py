@@ -41,6 +41,7 @@ def open_llm(settings: Settings, tracker: UsageTracker) -> Iterator[LLM]:
 
             yield TransformersChat(local, tracker=tracker, cache=cache)
             return
+        server_gone = None
         if local:
             backend = choose_backend(local, llm_settings.local_backend)
             settings.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -49,8 +50,9 @@ def open_llm(settings: Settings, tracker: UsageTracker) -> Iterator[LLM]:
                 log_path=settings.cache_dir / "model-server.log")
             log.warning("starting a local %s server for %s (log: %s)", backend, local, server.log_path)
             stack.enter_context(server)
+            server_gone = server.exit_reason
             # llama.cpp's server answers one sample per request whatever n says.
             llm_settings = llm_settings.model_copy(update={
                 "base_url": server.base_url, "model": server.served_name,
                 "supports_n": False if backend == "llama_cpp" else llm_settings.supports_n})
-        yield OpenAIChat(llm_settings, tracker=tracker, cache=cache)
+        yield OpenAIChat(llm_settings, tracker=tracker, cache=cache, server_gone=server_gone)

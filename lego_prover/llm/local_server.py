@@ -92,10 +92,11 @@ class LocalModelServer:
                   served_name: str | None = None, start_timeout_s: float = 600.0,
                   log_path: Path | None = None, check_extra: bool = True) -> LocalModelServer:
         chosen = choose_backend(model, backend)
+        if chosen == "llama_cpp" and not Path(model).is_file():
+            what = "is a folder, not a GGUF file" if Path(model).is_dir() else "does not exist"
+            raise LLMError(f"the GGUF model file {model} {what}; give the path of a .gguf file")
         if check_extra:
             require_module(*BACKEND_EXTRAS[chosen])
-        if chosen == "llama_cpp" and not Path(model).is_file():
-            raise LLMError(f"GGUF model file not found: {model}")
         port = port or free_port()
         name = served_name or Path(model).name
         return cls(server_command(chosen, model, port, served_name=name), port, name,
@@ -153,6 +154,14 @@ class LocalModelServer:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
+
+    def exit_reason(self) -> str | None:
+        """Why the server is gone (its process exited on its own), or None while it runs."""
+        code = self._process.poll() if self._process is not None else None
+        if code is None:
+            return None
+        where = f"; see {self.log_path}" if self.log_path else ""
+        return f"the local model server exited with code {code} during the run{where}"
 
     @property
     def running(self) -> bool:

@@ -10,6 +10,11 @@ Rate limits, 5xx, timeouts, dropped connections and malformed replies are retrie
 exponential backoff and jitter, honouring ``Retry-After``; authentication and bad-request
 errors stop at once with a clear message. The API key is read from the environment
 variable named by ``llm.api_key_env`` and never logged.
+
+What is the endpoint's fault raises ``LLMUnavailableError`` (an infrastructure failure, not
+a proof failure): retries used up, a bad request, and, ``fatal`` (the run stops at once),
+a refused key, an unknown model, or a local model server process that exited
+(``server_gone`` tells, and then no retry is tried).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import openai
@@ -27,7 +32,7 @@ from openai import AsyncOpenAI
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from lego_prover.config import LLMSettings
-from lego_prover.errors import LLMError
+from lego_prover.errors import LLMError, LLMUnavailableError
 from lego_prover.llm.base import ChatMessage, Completion, Usage
 from lego_prover.llm.cache import ResponseCache, cache_key
 from lego_prover.llm.usage import UsageTracker
@@ -59,8 +64,10 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 
 class OpenAIChat:
-    def __init__(self, settings: LLMSettings, *, tracker: UsageTracker, cache: ResponseCache | None = None) -> None:
+    def __init__(self, settings: LLMSettings, *, tracker: UsageTracker, cache: ResponseCache | None = None,
+                 server_gone: Callable[[], str | None] | None = None) -> None:
         self._settings = settings
+        self._server_gone = server_gone  # for a local server: why its process is gone, or None
         self._tracker = tracker
         self._cache = cache if settings.cache else None
         key = os.environ.get(settings.api_key_env)
@@ -140,18 +147,28 @@ class OpenAIChat:
                 async for attempt in retrying:
                     with attempt:
                         self.requests += 1
-                        response = await self._client.chat.completions.create(**kwargs)
+                        try:
+                            response = await self._client.chat.completions.create(**kwargs)
+                        except openai.APIConnectionError:
+                            gone = self._server_gone() if self._server_gone else None
+                            if gone:  # retrying a process that exited only wastes minutes
+                                raise LLMUnavailableError(gone, fatal=True) from None
+                            raise
         except openai.AuthenticationError as exc:
-            raise LLMError(f"the LLM endpoint refused the API key in ${settings.api_key_env} (HTTP 401).") from exc
+            raise LLMUnavailableError(f"the LLM endpoint refused the API key in ${settings.api_key_env} (HTTP 401); "
+                                      "set a valid key", fatal=True) from exc
         except openai.PermissionDeniedError as exc:
-            raise LLMError(f"the API key has no access to model {settings.model!r} (HTTP 403).") from exc
+            raise LLMUnavailableError(f"the API key has no access to model {settings.model!r} (HTTP 403); "
+                                      "check llm.model and the key's permissions", fatal=True) from exc
         except openai.NotFoundError as exc:
-            raise LLMError(f"model {settings.model!r} or endpoint not found (HTTP 404); check llm.model and llm.base_url.") from exc
+            raise LLMUnavailableError(f"model {settings.model!r} or endpoint not found (HTTP 404); check llm.model "
+                                      "and llm.base_url", fatal=True) from exc
         except openai.BadRequestError as exc:
-            raise LLMError(f"the LLM endpoint rejected the request (HTTP 400): {exc.message[:200]}") from exc
+            raise LLMUnavailableError(f"the LLM endpoint rejected the request (HTTP 400): {exc.message[:200]}") from exc
         except _RETRYABLE as exc:
-            raise LLMError(f"the LLM endpoint kept failing after {settings.max_retries} retries: "
-                           f"{type(exc).__name__}") from exc
+            where = settings.base_url or "api.openai.com"
+            raise LLMUnavailableError(f"the LLM endpoint {where} kept failing after {settings.max_retries} retries: "
+                                      f"{type(exc).__name__}") from exc
         return self._completions(response, component, problem)
 
     def _completions(self, response: Any, component: str, problem: str) -> list[Completion]:

@@ -11,6 +11,12 @@ informal proof -> decomposition (structured proof + requests) -> retrieval -> fo
 -> up to R rounds of error feedback -> harvest. Everything the attempt did is in the
 returned ``AttemptRecord``; a failure of the LLM or of Isabelle is recorded, not raised,
 except a spent budget, which stops the run.
+
+Outcomes (``AttemptRecord.failure``): ``None`` (solved); a proof failure (a ``FailureKind``
+value, ``"llm"`` for an unusable answer, ``"no_proof"``, ``"crash"``); or one of
+``UNFINISHED``: ``"budget"`` and ``"infrastructure"`` (the LLM endpoint or Isabelle failed,
+``service`` says which). Unfinished attempts are not proof outcomes: pass@k and the
+summary leave them out, and a resumed run redoes them.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lego_prover.config import Settings
-from lego_prover.errors import BudgetExhausted, LLMError
+from lego_prover.errors import BudgetExhausted, IsabelleUnavailableError, LLMError, ServiceError
 from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import RejectionCode, SoundnessGuard
 from lego_prover.isabelle.verdict import FailureKind, Verdict
@@ -48,13 +54,18 @@ class LLMCallRecord:
     completion: str
 
 
+BUDGET = "budget"                  # a budget ran out during the attempt
+INFRASTRUCTURE = "infrastructure"  # the LLM endpoint or Isabelle failed; ``service`` says which
+UNFINISHED = frozenset({BUDGET, INFRASTRUCTURE})  # not a proof outcome: redone on resume, never counted
+
+
 @dataclass(frozen=True)
 class AttemptRecord:
     problem: str
     attempt: int
     solved: bool
     informal: str                        # human | generated
-    failure: str | None                  # FailureKind value, "llm", "no_proof", or None
+    failure: str | None                  # None, FailureKind value, "llm", "no_proof", "crash", or UNFINISHED
     reason: str
     proof: str                           # the last body sent to the checker
     theory: str                          # the exact theory Isabelle checked last
@@ -80,6 +91,13 @@ class AttemptRecord:
     crash: str = ""                      # a bug of ours, with its traceback: recorded, never lost
     trusted_oracles: list[str] = field(default_factory=list)  # oracles the user trusts that the proof relied on
     method: str = "lego"                 # lego | dsp | hammer (records written before methods existed: lego)
+    service: str = ""                    # with failure "infrastructure": "llm" or "isabelle"
+    service_fatal: bool = False          # ... and every further call will fail the same way
+
+    @property
+    def finished(self) -> bool:
+        """A proof outcome (solved or not), as opposed to a budget or service interruption."""
+        return self.failure not in UNFINISHED
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,10 +155,13 @@ class Prover:
         failure: str | None = None
         reason = ""
         crash = ""
+        service, fatal = "", False
         try:
             failure, reason = await self._run(problem, index, mode, trace)
         except BudgetExhausted as exc:  # recorded, and not counted as done: a resumed run redoes it
-            failure, reason = "budget", str(exc)
+            failure, reason = BUDGET, str(exc)
+        except ServiceError as exc:  # not the proof's fault: recorded as such and redone on resume
+            failure, reason, service, fatal = INFRASTRUCTURE, str(exc), exc.service, exc.fatal
         except LLMError as exc:
             failure, reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not lose the run: record it with its traceback
@@ -159,7 +180,7 @@ class Prover:
             total_s=round(time.monotonic() - started, 3), isabelle=verdict.isabelle if verdict else "",
             session=verdict.session if verdict else "", started_at=started_at, finished_at=now_iso(), crash=crash,
             trusted_oracles=list(verdict.trusted_oracles) if verdict and verdict.verified else [],
-            method=self.method)
+            method=self.method, service=service, service_fatal=fatal)
 
     # ------------------------------------------------------------------ steps
 
@@ -189,7 +210,9 @@ class Prover:
                 if self._library is not None:
                     await asyncio.to_thread(self._library.mark_problem_solved, problem.name)
                 return None, "verified"
-            if trace.rounds >= p.feedback_rounds or verdict.failure is FailureKind.SERVER:
+            if verdict.failure is FailureKind.SERVER:
+                raise IsabelleUnavailableError(verdict.reason)
+            if trace.rounds >= p.feedback_rounds:
                 return (verdict.failure.value if verdict.failure else "unverified"), verdict.reason
             trace.rounds += 1
             feedback = self._prompts.render("feedback", proof=proof, errors=_errors_text(verdict))

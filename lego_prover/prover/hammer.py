@@ -38,7 +38,7 @@ from lego_prover.isabelle.lexer import LexError, TokenKind, tokenize
 from lego_prover.isabelle.theory import checked_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.problems import Problem
-from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.prover.attempt import INFRASTRUCTURE, AttemptRecord
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import now_iso
 
@@ -94,6 +94,9 @@ class HammerProver:
         except Exception as exc:  # a bug of ours must not lose the run: record it with its traceback
             failure, reason, crash = "crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()
         verdict = state.verdict
+        service = ""
+        if failure == FailureKind.SERVER.value:  # Isabelle failed, not the statement: redone on resume
+            failure, service = INFRASTRUCTURE, "isabelle"
         if failure is None and self._library is not None:
             await asyncio.to_thread(self._library.mark_problem_solved, problem.name)
         return AttemptRecord(
@@ -106,7 +109,7 @@ class HammerProver:
             session=(verdict.session if verdict else "") or getattr(self._checker, "session", ""),
             started_at=started_at,
             finished_at=now_iso(), crash=crash, method=self.method,
-            trusted_oracles=list(verdict.trusted_oracles) if verdict and failure is None else [])
+            trusted_oracles=list(verdict.trusted_oracles) if verdict and failure is None else [], service=service)
 
     async def _run(self, problem: Problem, state: _Pass) -> tuple[str | None, str]:
         context = TheoryContext.for_problem(problem, self._settings.isabelle)

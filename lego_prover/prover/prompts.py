@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -28,11 +27,13 @@ _PART = re.compile(r"^--- (system|user) ---\s*$", re.M)
 
 
 def default_prompts_dir() -> Path:
-    """``prompts/`` of a source checkout, else the copy a wheel installs under ``share/``."""
-    checkout = Path(__file__).resolve().parents[2] / "prompts"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "lego-prover" / "prompts"
+    """The prompts shipped with lego-prover: package data next to this package.
+
+    In a checkout (and an editable install) ``lego_prover/prompts`` is a link to the
+    top-level ``prompts/``; a wheel carries a copy of it. Either way it is found here, the
+    same way for every kind of install.
+    """
+    return Path(__file__).resolve().parents[1] / "prompts"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from lego_prover.llm.base import LLM
 from lego_prover.llm.factory import open_llm
 from lego_prover.llm.usage import UsageTracker
 from lego_prover.problems import Problem
-from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.prover.attempt import INFRASTRUCTURE, UNFINISHED, AttemptRecord
 from lego_prover.prover.methods import (
     check_method_settings,
     make_first_pass,
@@ -39,6 +39,7 @@ from lego_prover.prover.methods import (
 )
 from lego_prover.prover.prompts import PromptLibrary
 from lego_prover.run.cpu import process_tree_cpu_s
+from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.scheduler import Scheduler, auto_concurrency
 from lego_prover.run.store import RunDirError, RunStore
 from lego_prover.run.summary import summarize
@@ -169,6 +170,8 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
         start = await asyncio.to_thread(services.library.count) if services.library and uses_library(settings) else None
         store = RunStore.open(run_dir, {**meta, "model": model, "library_skills_at_start": start},
                               settings_to_toml_dict(settings), resume=resume)
+        if progress:  # said once it exists: a run that cannot start names no directory
+            progress.note(f"run directory: {run_dir}")
         chosen = ordered
         if resume:  # the problem set of the run being resumed wins
             names = set(store.meta().get("problems", [])) or {p.name for p in ordered}
@@ -215,9 +218,10 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
         in_flight = settings.prover.concurrency or max(1, slots // settings.hammer.parallel)
     else:
         in_flight = settings.prover.concurrency or auto_concurrency(settings.llm.concurrency, slots)
+    health = ServiceHealth()
     scheduler = Scheduler(method.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
                           budget=tracker.exhausted, on_record=on_record,
-                          first_pass=first_pass.attempt if first_pass else None)
+                          first_pass=first_pass.attempt if first_pass else None, health=health)
     total = sum(1 for _ in scheduler.plan(problems))
     if first_pass is not None:
         total += len({p.name for p in problems} - {name for name, i in store.done() if i < 0} - set(store.solved()))
@@ -229,13 +233,14 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
 
         assert services.llm is not None
         evolver = Evolver(services.llm, services.checker, library, services.prompts, settings,
-                          store=store, price=lambda c: tracker.cost(model, c.usage))
+                          store=store, price=lambda c: tracker.cost(model, c.usage), health=health)
         extra = [evolver.run_forever for _ in range(evolvers)]
     outcome = await scheduler.run(problems, extra=extra)
     summary = write_summary()
     if library is not None:
         summary["library"] = await asyncio.to_thread(library.stats)
     summary["stopped_by_budget"] = outcome.stopped_by
+    summary["stopped_by_service"] = service_stop(outcome.service_down, store)
     store.write_summary(summary)
     return summary
 
@@ -262,18 +267,36 @@ class _CpuClock:
         return round(self._earlier + now - self._start, 2)
 
 
+def service_stop(down: ServiceDown | None, store: RunStore) -> str | None:
+    """Why the run is incomplete because of a service, or None: a tripped breaker, or attempts
+    a service failed that were not redone (a run too short to trip it still says so)."""
+    if down is not None:
+        return down.describe()
+    solved, done = store.solved(), store.done()
+    left = [r for r in store.records if r.failure == INFRASTRUCTURE and r.problem not in solved
+            and (r.problem, r.attempt) not in done]
+    if not left:
+        return None
+    last = left[-1]
+    return ServiceDown(last.service, last.reason, len(left), last.service_fatal, in_a_row=False).describe()
+
+
 async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool, steps: int,
                      meta: dict[str, Any], progress: Any = None, services: Services | None = None) -> dict[str, Any]:
     """``lego-prover evolve``: grow the library offline against target problems."""
     meta = {"kind": "evolve", "version": __version__, "started": now_iso(), "steps": steps,
             "problems": [p.name for p in problems], **meta}
     RunStore.check(run_dir, resume=resume)
+    def open_store() -> RunStore:
+        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
+        if progress:
+            progress.note(f"run directory: {run_dir}")
+        return store
+
     if services is not None:
-        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
-        return await _evolve(settings, problems, store, services, steps, progress)
+        return await _evolve(settings, problems, open_store(), services, steps, progress)
     async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
-        store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
-        return await _evolve(settings, problems, store, made, steps, progress)
+        return await _evolve(settings, problems, open_store(), made, steps, progress)
 
 
 async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunStore, services: Services,
@@ -287,7 +310,7 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
     model = getattr(services.llm, "model", settings.llm.model)
     evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings, store=store,
                       price=lambda c: tracker.cost(model, c.usage))
-    done = len([s for s in store.evolver_steps if s.get("failure") != "budget"])
+    done = len([s for s in store.evolver_steps if s.get("failure") not in UNFINISHED])
     if progress:
         progress.start(steps, min(done, steps), 0)
 
@@ -302,6 +325,7 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
     summary["usage"] = tracker.summary()
     summary["library"] = await asyncio.to_thread(services.library.stats)
     summary["stopped_by_budget"] = evolver.stopped_by
+    summary["stopped_by_service"] = evolver.service_down.describe() if evolver.service_down else None
     store.write_summary(summary)
     return summary
 

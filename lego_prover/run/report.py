@@ -11,9 +11,14 @@ lemma reuse (solved proofs that used retrieved skills).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import html
 import io
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,22 @@ def png_base64(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, Any]]) -> dict[str, str]:
+def _pyplot() -> Any:
+    """matplotlib with its font cache in a temporary folder: a report writes its two files, no cache."""
+    if "matplotlib" not in sys.modules and "MPLCONFIGDIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="lego-prover-mpl-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = folder
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, Any]]) -> dict[str, str]:
+    plt = _pyplot()
 
     plots: dict[str, str] = {}
     curve = summary["pass_at_k"]
@@ -119,6 +135,13 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     lines += _hammer_lines(summary)
     if summary.get("stopped_by_budget"):
         lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
+    if summary.get("stopped_by_service"):
+        lines += [f"> stopped because a service failed: {summary['stopped_by_service']}", ""]
+    interrupted = summary.get("interrupted") or {}
+    if interrupted:
+        lines += [f"- not counted (redone on resume): {', '.join(f'{n} {k}' for k, n in sorted(interrupted.items()))}"
+                  + (f" (infrastructure: {', '.join(f'{n} {k}' for k, n in sorted(summary['infrastructure_failures'].items()))})"
+                     if summary.get("infrastructure_failures") else ""), ""]
     lines += ["## pass@k", "", "| k | solved | rate |", "|---:|---:|---:|"]
     curve = summary["pass_at_k"]
     marks = sorted({1, 2, 4, 8, 16, 32, 50, 64, 100, len(curve)} & set(range(1, len(curve) + 1)))
@@ -244,6 +267,7 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
                         evolver_steps=steps, usage=stored.get("usage"), library=stored.get("library"))
     summary["stopped_by_budget"] = stored.get("stopped_by_budget")
     summary["isabelle_cpu_s"] = stored.get("isabelle_cpu_s")
+    summary["stopped_by_service"] = stored.get("stopped_by_service")
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
     html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")

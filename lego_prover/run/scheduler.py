@@ -8,7 +8,9 @@ Usage::
 Attempt k of every unsolved problem is started before attempt k+1 of any (the order of
 problems within a round is given), a problem stops when solved, and at most
 ``concurrency`` attempts are in flight. Finished attempts are in the store before they are
-counted. A spent budget starts no new attempt; those in flight finish. ``extra`` tasks
+counted. A spent budget starts no new attempt; those in flight finish. A broken service
+(``ServiceHealth`` tripped: the LLM endpoint or Isabelle failing every call) starts no
+new attempt and cancels those in flight, which are then redone on resume. ``extra`` tasks
 (evolvers) run beside the attempts and are cancelled when the attempts are done.
 
 A ``first_pass`` (the hammer pass of ``prover.hammer_first``) runs once per problem, as
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lego_prover.problems import Problem
-from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.prover.attempt import INFRASTRUCTURE, AttemptRecord
+from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.store import RunStore
 
 AttemptFn = Callable[[Problem, int], Awaitable[AttemptRecord]]
@@ -48,6 +51,7 @@ class RunOutcome:
     started: int = 0
     finished: int = 0
     stopped_by: str | None = None       # the budget that stopped the run, if one did
+    service_down: ServiceDown | None = None  # the broken service that stopped it, if one did
     elapsed_s: float = 0.0
     solved: set[str] = field(default_factory=set)
 
@@ -56,7 +60,7 @@ class Scheduler:
     def __init__(self, attempt: AttemptFn, store: RunStore, *, attempts: int, concurrency: int,
                  budget: Callable[[], str | None] = lambda: None,
                  on_record: Callable[[AttemptRecord], None] | None = None,
-                 first_pass: AttemptFn | None = None) -> None:
+                 first_pass: AttemptFn | None = None, health: ServiceHealth | None = None) -> None:
         self._attempt = attempt
         self._store = store
         self._attempts = attempts
@@ -64,6 +68,7 @@ class Scheduler:
         self._budget = budget
         self._on_record = on_record
         self._first_pass = first_pass
+        self._health = health or ServiceHealth()
 
     def plan(self, problems: Sequence[Problem]) -> Iterator[tuple[Problem, int]]:
         """Round-robin by attempt index, skipping what the store already holds."""
@@ -82,7 +87,7 @@ class Scheduler:
 
         async def next_item() -> tuple[Problem, int] | None:
             async with lock:
-                if outcome.stopped_by:
+                if outcome.stopped_by or self._health.down:
                     return None
                 spent = self._budget()
                 if spent:
@@ -103,6 +108,9 @@ class Scheduler:
                 outcome.stopped_by = record.reason
             if self._on_record:
                 self._on_record(record)
+            if self._health.observe(record.failure == INFRASTRUCTURE, record.service, record.reason,
+                                    record.service_fatal):
+                raise _ServiceDownStop  # cancels the attempts in flight: they would fail the same way
 
         passed = {name for name, index in self._store.done() if index == FIRST_PASS}
         passing: dict[str, asyncio.Lock] = {}
@@ -129,6 +137,8 @@ class Scheduler:
             async with asyncio.TaskGroup() as group:  # a failing worker cancels its siblings
                 for _ in range(self._concurrency):
                     group.create_task(worker())
+        except* _ServiceDownStop:
+            pass
         finally:
             for task in helpers:
                 task.cancel()
@@ -136,4 +146,9 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         outcome.elapsed_s = time.monotonic() - started
+        outcome.service_down = self._health.down
         return outcome
+
+
+class _ServiceDownStop(Exception):
+    """Raised by a worker to stop its siblings once a service is found broken."""

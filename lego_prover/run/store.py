@@ -71,6 +71,8 @@ class RunStore:
     def check(path: Path, *, resume: bool) -> None:
         """Raise unless ``path`` can be used: new without ``resume``, an existing run with it."""
         existing = path / "run.json"
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"the run directory {path} is a file; choose another --run-dir")
         if existing.exists() and not resume:
             raise RunDirError(f"{path} already holds a run; pass --resume to continue it, or choose another --run-dir")
         if resume and not existing.exists():
@@ -101,8 +103,8 @@ class RunStore:
     # ------------------------------------------------------------------ attempts
 
     def done(self) -> set[tuple[str, int]]:
-        """Attempts that finished (a budget-interrupted attempt is not finished)."""
-        return {(r.problem, r.attempt) for r in self.records if r.failure != "budget"}
+        """Attempts that finished: a budget or infrastructure interruption is not finished (it is redone)."""
+        return {(r.problem, r.attempt) for r in self.records if r.finished}
 
     def solved(self) -> dict[str, AttemptRecord]:
         out: dict[str, AttemptRecord] = {}
@@ -137,9 +139,15 @@ class RunStore:
 
 def load_run(path: Path) -> tuple[dict[str, Any], list[AttemptRecord], list[dict[str, Any]], dict[str, Any]]:
     """(meta, attempts, evolver steps, summary) of a run directory, for reports and re-checks."""
+    from lego_prover.inputs import existing_dir, read_text
+
+    existing_dir(path, "run directory")
     if not (path / "run.json").is_file():
-        raise RunDirError(f"{path} is not a run directory (no run.json)")
-    meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        raise RunDirError(f"{path} is not a run directory (no run.json); give the folder 'lego-prover eval' wrote")
+    try:
+        meta = json.loads(read_text(path / "run.json", "run file"))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path / 'run.json'} is not valid JSON ({exc.msg}); the run directory is damaged") from None
     attempts = [AttemptRecord.from_json(r) for r in _read_jsonl(path / ATTEMPTS)]
     steps = list(_read_jsonl(path / EVOLVER))
     summary_path = path / "summary.json"

@@ -1,4 +1,10 @@
-"""What a run amounts to: per problem, pass@k, tokens and cost, library growth and reuse."""
+"""What a run amounts to: per problem, pass@k, tokens and cost, library growth and reuse.
+
+Only finished attempts (``AttemptRecord.finished``) are proof outcomes: an attempt cut
+short by a budget or by a failing service (``failure == "infrastructure"``) counts in
+``interrupted`` and in tokens and cost (they were spent), never in pass@k, per-problem
+attempts or the outcome table.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from lego_prover.prover.attempt import AttemptRecord
+from lego_prover.prover.attempt import INFRASTRUCTURE, AttemptRecord
 from lego_prover.run.figures import excluding_first_pass, hammer_figures
 from lego_prover.run.scheduler import FIRST_PASS
 
@@ -15,7 +21,8 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
               sources: dict[str, str] | None = None, evolver_steps: Sequence[dict[str, Any]] = (),
               usage: dict[str, Any] | None = None, library: dict[str, Any] | None = None) -> dict[str, Any]:
     by_problem: dict[str, list[AttemptRecord]] = defaultdict(list)
-    for record in attempts:
+    finished = [r for r in attempts if r.finished]
+    for record in finished:
         by_problem[record.problem].append(record)
     per_problem: dict[str, dict[str, Any]] = {}
     for name in problems:
@@ -39,7 +46,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
     for k in range(1, max_attempts + 1):
         hits = sum(1 for p in per_problem.values() if p["solved"] and p["solved_at_attempt"] < k)
         pass_at.append({"k": k, "solved": hits, "rate": round(hits / max(1, len(problems)), 4)})
-    tokens = sum(r.prompt_tokens + r.completion_tokens for r in attempts)
+    tokens = sum(r.prompt_tokens + r.completion_tokens for r in attempts)  # spent, finished or not
     cost = sum(r.cost_usd for r in attempts)
     by_source: dict[str, dict[str, int]] = defaultdict(lambda: {"problems": 0, "solved": 0})
     for p in per_problem.values():
@@ -50,7 +57,9 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "problems": len(problems),
         "solved": len(solved),
         "pass_rate": round(len(solved) / max(1, len(problems)), 4),
-        "attempts": len(attempts),
+        "attempts": len(finished),
+        "interrupted": dict(_count(r.failure for r in attempts if not r.finished)),
+        "infrastructure_failures": dict(_count(r.service or "?" for r in attempts if r.failure == INFRASTRUCTURE)),
         "tokens": tokens,
         "cost_usd": round(cost, 6),
         "tokens_per_solved": round(tokens / len(solved)) if solved else None,
@@ -58,12 +67,12 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "solved_using_retrieved_skills": len(reuse),
         "solved_relying_on_trusted_oracles": sorted(n for n in solved if per_problem[n]["trusted_oracles"]),
         "reuse_share": round(len(reuse) / len(solved), 4) if solved else None,
-        "skills_added_by_prover": sum(len(r.skills_added) for r in attempts),
+        "skills_added_by_prover": sum(len(r.skills_added) for r in attempts),  # added is added
         "evolver_steps": len(evolver_steps),
         "skills_added_by_evolver": sum(len(s.get("added", [])) for s in evolver_steps),
         "requests_solved_by_evolver": sum(1 for s in evolver_steps if s.get("closed_request")),
         "evolver_by_direction": _by_direction(evolver_steps),
-        "failures": dict(_count(r.failure or "solved" for r in attempts)),
+        "failures": dict(_count(r.failure or "solved" for r in finished)),
         "by_source": dict(by_source),
         "pass_at_k": pass_at,
         "per_problem": per_problem,

@@ -67,8 +67,21 @@ def _chroma_settings() -> Any:
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
-def open_client(settings: SkillSettings) -> Any:
-    """An embedded PersistentClient at ``db_path``, or an HttpClient for ``chroma_url``."""
+def require_store(settings: SkillSettings) -> None:
+    """Raise ``LibraryMissingError`` unless an embedded store exists at ``skills.db_path``."""
+    if not (settings.db_path / "chroma.sqlite3").is_file():
+        raise LibraryMissingError(
+            f"there is no skill library at {settings.db_path.absolute()} (skills.db_path) yet: 'lego-prover eval' "
+            "or 'evolve' creates it; run from the folder that holds it, or set skills.db_path")
+
+
+def open_client(settings: SkillSettings, *, create: bool = True) -> Any:
+    """An embedded PersistentClient at ``db_path``, or an HttpClient for ``chroma_url``.
+
+    ``create=False`` opens only a store that exists (a read-only look creates nothing).
+    """
+    if not settings.chroma_url and not create:
+        require_store(settings)
     import chromadb
 
     if settings.chroma_url:
@@ -80,7 +93,8 @@ def open_client(settings: SkillSettings) -> Any:
         return chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
                                    settings=_chroma_settings())
     settings.db_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.db_path), settings=_chroma_settings())
+    # absolute: Chroma caches one client per path string, and "skills_db" means another folder after a chdir
+    return chromadb.PersistentClient(path=str(settings.db_path.absolute()), settings=_chroma_settings())
 
 
 def request_id(statement: str) -> str:
@@ -91,9 +105,14 @@ class LibraryBusyError(LegoProverError):
     """Another process has the embedded library open for writing."""
 
 
+class LibraryMissingError(LegoProverError):
+    """A read-only look at a library that does not exist (nothing is created for it)."""
+
+
 class SkillLibrary:
     def __init__(self, client: Any, embedder: Any, *, dedup_threshold: float = 0.85,
-                 lock_path: Path | None = None, batch_size: int = 64, writer_lock: FileLock | None = None) -> None:
+                 lock_path: Path | None = None, batch_size: int = 64, writer_lock: FileLock | None = None,
+                 read_only: bool = False, where: str = "") -> None:
         self._embedder = embedder
         self._threshold = dedup_threshold
         self._batch = batch_size
@@ -102,7 +121,14 @@ class SkillLibrary:
         self._writer_lock = writer_lock
 
         def collection(name: str) -> Any:
+            if read_only:  # a look creates nothing: a store without our collections is not a library
+                names = {getattr(c, "name", c) for c in client.list_collections()}
+                if name not in names:
+                    raise LibraryMissingError(f"{where or 'the store'} holds no lego-prover skill library "
+                                              f"(no {name!r} collection)")
             try:
+                if read_only:
+                    return client.get_collection(name, embedding_function=embedder)
                 return client.get_or_create_collection(
                     name, embedding_function=embedder, configuration={"hnsw": {"space": "cosine"}})
             except Exception as exc:  # Chroma refuses a store made with another embedding model
@@ -112,7 +138,7 @@ class SkillLibrary:
         # vectors of two models do not mix: a store remembers which one made it
         model = str((embedder.get_config() or {}).get("model", embedder.name())) if hasattr(embedder, "get_config") else ""
         made_with = (self._skills.metadata or {}).get("embedding_model")
-        if made_with is None and model and self._skills.count() == 0:
+        if made_with is None and model and not read_only and self._skills.count() == 0:
             self._skills.modify(metadata={**(self._skills.metadata or {}), "embedding_model": Path(model).name})
         elif made_with and model and made_with != Path(model).name:
             raise ConfigError(f"this skill library was built with the embedding model {made_with!r}, not "
@@ -125,13 +151,20 @@ class SkillLibrary:
     @classmethod
     def open(cls, settings: SkillSettings, embedder: Any = None, *, writer: bool = True,
              lock_dir: Path | None = None) -> SkillLibrary:
-        """Open the configured library; ``writer=False`` for a read-only look (no lock taken)."""
+        """Open the configured library; ``writer=False`` for a read-only look.
+
+        A read-only look takes no lock, creates nothing (no folder, no store, no
+        collection) and says so when there is no library; the embedding model is not loaded
+        until a query needs a vector.
+        """
+        if not writer and not settings.chroma_url:
+            require_store(settings)  # before anything heavy is imported
         from lego_prover.skills.embedder import Embedder
 
         embedder = embedder or Embedder(settings.embedding_model, batch_size=settings.embed_batch_size)
         writer_lock = None
         lock_path = None
-        if settings.chroma_url:
+        if settings.chroma_url and writer:
             folder = lock_dir or Path(tempfile.gettempdir())
             folder.mkdir(parents=True, exist_ok=True)
             tag = hashlib.sha256(settings.chroma_url.encode()).hexdigest()[:12]
@@ -146,9 +179,11 @@ class SkillLibrary:
                     f"the skill library {settings.db_path} is open for writing by another process; wait for it "
                     f"to finish, or share it live: run 'chroma run --path {settings.db_path}' and set "
                     "skills.chroma_url = \"http://localhost:8000\"") from None
+        where = settings.chroma_url or str(settings.db_path.absolute())
         try:
-            return cls(open_client(settings), embedder, dedup_threshold=settings.dedup_threshold,
-                       lock_path=lock_path, batch_size=settings.embed_batch_size, writer_lock=writer_lock)
+            return cls(open_client(settings, create=writer), embedder, dedup_threshold=settings.dedup_threshold,
+                       lock_path=lock_path, batch_size=settings.embed_batch_size, writer_lock=writer_lock,
+                       read_only=not writer, where=where)
         except BaseException:
             if writer_lock is not None:
                 writer_lock.release()

@@ -95,10 +95,11 @@ class ImportReport:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise ProblemFileError(f"{path} does not exist")
+    from lego_prover.inputs import read_text
+
     rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(read_text(path, "skills file", hint="; write one with 'lego-prover skills export "
+                                       "FILE.jsonl --format jsonl'").splitlines(), 1):
         if not line.strip():
             continue
         try:

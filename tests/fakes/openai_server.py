@@ -86,10 +86,13 @@ class FakeOpenAIServer:
 
 
 if __name__ == "__main__":  # a stand-in "model server" process for LocalModelServer tests
+    import os
     import sys
 
     port = int(sys.argv[1])
     server = FakeOpenAIServer()
+    if "--die-on-chat" in sys.argv:  # a model server that crashes on its first chat request
+        server.completion = lambda body: os._exit(3)  # type: ignore[method-assign]
     server._httpd.server_close()
     server._httpd = ThreadingHTTPServer(("127.0.0.1", port), server._httpd.RequestHandlerClass)
     server._httpd.serve_forever()
