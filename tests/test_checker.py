@@ -194,6 +194,10 @@ async def test_sledgehammer_is_the_last_resort(tmp_path: Path, script: Script, f
         verdict = await checker.check(body, CONTEXT)
     assert verdict.verified, verdict.reason
     assert "(sledgehammer)" in verdict.repairs[0]
+    calls = [arg for name, arg in fake_server.state.commands if name == "use_theories"]
+    limits = {round(a["watchdog_timeout"], 1) for a in calls}
+    # the Sledgehammer variant waits for its provers (no watchdog short of its limit); the others do not
+    assert settings.sledgehammer_timeout_s + 15 in limits and settings.watchdog_timeout_s in limits
 
 
 async def test_confirmation_pass_rechecks_only_the_named_lemmas(checker: Checker, script: Script,

@@ -35,8 +35,8 @@ try:
 except IsabelleNotFoundError as exc:
     EXE, REASON = None, f"no real Isabelle: {exc}"
 
-pytestmark = [pytest.mark.isabelle, pytest.mark.skipif(bool(REASON), reason=REASON or "-"),
-              pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.isabelle, pytest.mark.skipif(bool(REASON), reason=REASON or "-")]
+in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the async tests share the module's pool
 
 STATEMENT = 'theorem mathd_numbertheory_81:\n  "71 mod 3 = (2::nat)"'
 CONTEXT = TheoryContext(imports=("Complex_Main",), target="mathd_numbertheory_81", statement=STATEMENT)
@@ -79,16 +79,19 @@ def checker(pool: SessionPool, settings: IsabelleSettings, recorder: ReplyRecord
     return make_checker(pool, settings, recorder, request)
 
 
+@in_module_loop
 async def test_a_correct_proof_verifies(checker: Checker) -> None:
     verdict = await checker.check(GOOD, CONTEXT)
     assert verdict.verified, verdict.reason
 
 
+@in_module_loop
 async def test_the_server_is_a_supported_release(pool: SessionPool) -> None:
     release = Release.parse(pool.isabelle_name)
     assert release is not None and release.supported, pool.isabelle_name
 
 
+@in_module_loop
 async def test_a_wrong_proof_fails_on_the_line_of_the_text_as_written(checker: Checker) -> None:
     text = f'lemma helper: "(1::nat) + 1 = 3"\n  by simp\n\n{GOOD}'
     verdict = await checker.check(text, CONTEXT)
@@ -98,6 +101,7 @@ async def test_a_wrong_proof_fails_on_the_line_of_the_text_as_written(checker: C
     assert err.theory_line is not None and verdict.theory_text.splitlines()[err.theory_line - 1].strip() == "by simp"
 
 
+@in_module_loop
 async def test_a_whole_theory_file_with_fewer_imports_is_checked_under_our_header(checker: Checker) -> None:
     text = f"theory Mine\n  imports Main\nbegin\n\n{GOOD}\n\nend\n"
     verdict = await checker.check(text, CONTEXT)
@@ -106,6 +110,7 @@ async def test_a_whole_theory_file_with_fewer_imports_is_checked_under_our_heade
     assert not broken.verified and broken.first_error is not None and broken.first_error.line == 7
 
 
+@in_module_loop
 async def test_sorry_is_caught_by_the_oracle_check_even_past_the_guard(checker: Checker) -> None:
     assert (await checker.check(f"{STATEMENT}\n  sorry", CONTEXT)).failure is FailureKind.GUARD
     # bypass the lexical guard on purpose: Isabelle's thm_oracles must still expose it
@@ -113,6 +118,7 @@ async def test_sorry_is_caught_by_the_oracle_check_even_past_the_guard(checker: 
     assert submission.verdict.failure is FailureKind.ORACLE, submission.verdict.reason
 
 
+@in_module_loop
 async def test_sorry_in_an_unused_helper_fails_the_whole_submission(checker: Checker) -> None:
     blocks = split_blocks(f'lemma helper_cheat: "(0::nat) = 1"\n  sorry\n\n{GOOD}')
     verdict = (await checker.submit(checker.assemble(blocks, CONTEXT))).verdict
@@ -120,6 +126,7 @@ async def test_sorry_in_an_unused_helper_fails_the_whole_submission(checker: Che
     assert verdict.verified_blocks() == (), "no lemma of a submission with an oracle may enter the library"
 
 
+@in_module_loop
 async def test_by_eval_is_rejected_unless_its_oracle_is_trusted(pool: SessionPool, settings: IsabelleSettings,
                                                                recorder: ReplyRecorder | None,
                                                                request: pytest.FixtureRequest) -> None:
@@ -133,6 +140,7 @@ async def test_by_eval_is_rejected_unless_its_oracle_is_trusted(pool: SessionPoo
     assert [o for o in verdict.trusted_oracles if oracle_matches(o, "holds_by_evaluation")], verdict.trusted_oracles
 
 
+@in_module_loop
 async def test_sledgehammer_with_isabelles_own_provers_repairs_a_placeholder(
         pool: SessionPool, settings: IsabelleSettings, recorder: ReplyRecorder | None,
         request: pytest.FixtureRequest) -> None:
@@ -147,13 +155,15 @@ async def test_sledgehammer_with_isabelles_own_provers_repairs_a_placeholder(
     text = ('theorem t:\n  fixes a :: real\n  assumes h0: "a = 2"\n  shows "a^2 + 1 = 5"\nproof -\n'
             '  have "a^2 = 4" sledgehammer\n  then show ?thesis by simp\nqed')
     ctx = TheoryContext(imports=("Complex_Main",), target="t")
-    started = time.monotonic()
+    started, restarts = time.monotonic(), len(pool.restarts)
     verdict = await make_checker(pool, only_sledgehammer, recorder, request).check(text, ctx)
     print(f"\nsledgehammer repair: {time.monotonic() - started:.1f}s, {verdict.repairs}")
     assert verdict.verified, verdict.reason
     assert any("sledgehammer" in r for r in verdict.repairs)
+    assert len(pool.restarts) == restarts, "Sledgehammer ran to its end: no session was left busy"
 
 
+@in_module_loop
 async def test_a_runaway_really_occupies_its_session(settings: IsabelleSettings, tmp_path: Path) -> None:
     """What the pool defends against, on this release: without a restart the runaway tactic
     keeps its session busy and the next check there cannot finish."""
@@ -173,6 +183,7 @@ async def test_a_runaway_really_occupies_its_session(settings: IsabelleSettings,
         assert status["unprocessed"] or status["running"] or not status["consolidated"]
 
 
+@in_module_loop
 async def test_a_looping_proof_leaves_the_pool_healthy(settings: IsabelleSettings, tmp_path: Path,
                                                       recorder: ReplyRecorder | None,
                                                       request: pytest.FixtureRequest) -> None:
@@ -213,6 +224,7 @@ def test_no_server_process_survives_lego_prover(tmp_path: Path, mode: str) -> No
 
 
 @pytest.mark.slow
+@in_module_loop
 async def test_every_shipped_example_verifies(tmp_path: Path) -> None:
     """The in-context examples were written without Isabelle; this is where they are confirmed
     (in the miniF2F session with LEGO-Prover's imports, as the prover uses them)."""

@@ -1,4 +1,5 @@
-"""Replay replies recorded from a real Isabelle (``../shared/isabelle/``) through the verdict logic.
+"""Replay replies recorded from a real Isabelle through the verdict logic: ``../shared/isabelle/``
+(Isabelle2020) and ``tests/recordings/<isabelle>/`` (ours, from the real-Isabelle tier).
 
 Format of a recording (one JSON file each): ``theory`` (the exact text submitted, with its
 ``theory T_...`` name), ``target`` (theorem name or null), ``finished`` (FINISHED vs FAILED),
@@ -20,11 +21,13 @@ from lego_prover.isabelle.theory import AssembledTheory, TheoryHeader, assemble_
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
 from tests.conftest import SHARED
 
-RECORDINGS = sorted((SHARED / "isabelle").glob("*.json")) if (SHARED / "isabelle").is_dir() else []
+OURS = Path(__file__).parent / "recordings"   # made with `pytest -m isabelle --record-replies DIR`
+RECORDINGS = (sorted((SHARED / "isabelle").glob("*.json")) if (SHARED / "isabelle").is_dir() else []) + sorted(
+    OURS.glob("*/*.json"))
 
 
 @pytest.mark.skipif(not RECORDINGS, reason="no recorded Isabelle replies in ../shared/isabelle")
-@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
+@pytest.mark.parametrize("path", RECORDINGS, ids=[f"{p.parent.name}/{p.stem}" for p in RECORDINGS])
 def test_recorded_reply_gives_the_recorded_verdict(path: Path) -> None:
     rec = json.loads(path.read_text())
     verdict = _replay(rec)

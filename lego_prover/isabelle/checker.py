@@ -210,11 +210,12 @@ class Checker:
         return assemble_theory(TheoryHeader(name, context.imports), preamble=context.preamble,
                                blocks=blocks, target=context.target, oracle_checks=lemma_names)
 
-    async def submit(self, assembled: AssembledTheory, *, check_limit_s: float | None = None) -> Submission:
+    async def submit(self, assembled: AssembledTheory, *, check_limit_s: float | None = None,
+                     patient: bool = False) -> Submission:
         """Write the theory, check it, purge it; restart and retry once on a server crash."""
         for attempt in (1, 2):
             try:
-                return await self._submit_once(assembled, check_limit_s)
+                return await self._submit_once(assembled, check_limit_s, patient)
             except TaskTimeout as exc:
                 verdict = Verdict(False, FailureKind.TIMEOUT, str(exc), assembled.name, assembled.text,
                                   assembled.target, isabelle=self.isabelle, session=self.session)
@@ -234,7 +235,8 @@ class Checker:
                     return Submission(assembled, None, verdict)
         raise AssertionError("unreachable")
 
-    async def _submit_once(self, assembled: AssembledTheory, check_limit_s: float | None) -> Submission:
+    async def _submit_once(self, assembled: AssembledTheory, check_limit_s: float | None,
+                           patient: bool = False) -> Submission:
         check_dir = self._work_dir / assembled.name
         check_dir.mkdir(parents=True, exist_ok=True)
         (check_dir / f"{assembled.name}.thy").write_text(assembled.text, encoding="utf-8", newline="\n")
@@ -243,7 +245,7 @@ class Checker:
             try:
                 deadline = None if check_limit_s is None else check_limit_s + 10.0
                 reply = await worker.use_theories(check_dir, [assembled.name], settings=self._settings,
-                                                  deadline_s=deadline, check_limit_s=check_limit_s)
+                                                  deadline_s=deadline, check_limit_s=check_limit_s, patient=patient)
             finally:
                 # never delete before the reply: the server may still be reading the file
                 self._pool.purge_later(worker, check_dir, [assembled.name],

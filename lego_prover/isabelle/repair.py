@@ -128,10 +128,11 @@ class Repairer:
         return substitute(blocks, choices), site.block
 
     async def _submit_variant(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, text: str,
-                              context: TheoryContext, limit: float) -> tuple[Submission, int, int]:
+                              context: TheoryContext, limit: float, patient: bool = False
+                              ) -> tuple[Submission, int, int]:
         variant, bi = self._variant(blocks, sites, site, text)
         assembled = self._checker.assemble(variant, context)
-        submission = await self._checker.submit(assembled, check_limit_s=limit)
+        submission = await self._checker.submit(assembled, check_limit_s=limit, patient=patient)
         if submission.verdict.failure is FailureKind.SERVER:
             self._server_error = submission.verdict.reason
         body_blocks = [b for b in assembled.source_map.blocks if b.origin == "body"]
@@ -158,8 +159,10 @@ class Repairer:
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
                             context: TheoryContext) -> str | None:
         call = sledgehammer_call(self._settings.sledgehammer_timeout_s, self._settings.sledgehammer_provers)
+        # patient: Sledgehammer runs without status changes until its provers end, which its
+        # own timeout bounds; a watchdog cut would leave it running and poison the session
         submission, start, end = await self._submit_variant(
-            blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15)
+            blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15, patient=True)
         if submission.reply is None:
             return None
         answer = read_sledgehammer(submission.reply.payload, submission.assembled.text, start, end)

@@ -63,14 +63,18 @@ class Worker:
     restarting: bool = False
 
     async def use_theories(self, master_dir: Path, theories: list[str], *, settings: IsabelleSettings,
-                           deadline_s: float | None = None, check_limit_s: float | None = None) -> TaskReply:
+                           deadline_s: float | None = None, check_limit_s: float | None = None,
+                           patient: bool = False) -> TaskReply:
+        """``patient``: no watchdog short of the check limit, for a command known to run long
+        without a status change but to end by itself (Sledgehammer, bounded by its timeout);
+        ending it early would leave it running and the session poisoned."""
         limit = check_limit_s if check_limit_s is not None else settings.check_limit_s
         check_delay = 0.1
         arg = {
             "session_id": self.session_id,
             "theories": theories,
             "master_dir": str(master_dir),
-            "watchdog_timeout": min(settings.watchdog_timeout_s, limit),
+            "watchdog_timeout": limit if patient else min(settings.watchdog_timeout_s, limit),
             "check_delay": check_delay,
             "check_limit": max(1, int(limit / check_delay)),
             "unicode_symbols": False,
