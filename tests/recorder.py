@@ -34,5 +34,6 @@ class ReplyRecorder:
             "expected": "verified" if verdict.verified else (verdict.failure.value if verdict.failure else "?"),
             "note": f"recorded by {self.test}: {verdict.reason}",
             "isabelle": verdict.isabelle, "session": self._session,
+            "trusted_oracles": list(verdict.trusted_oracles),   # what the verdict was allowed to rely on
         }
         (self._folder / f"{stem}_{n}.json").write_text(json.dumps(record, indent=1) + "\n")

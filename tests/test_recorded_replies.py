@@ -3,7 +3,8 @@
 
 Format of a recording (one JSON file each): ``theory`` (the exact text submitted, with its
 ``theory T_...`` name), ``target`` (theorem name or null), ``finished`` (FINISHED vs FAILED),
-``payload`` (the reply body), ``expected`` (``"verified"`` or a failure kind). Skipped when the
+``payload`` (the reply body), ``expected`` (``"verified"`` or a failure kind), optionally
+``trusted_oracles`` (the oracles the verdict was allowed to rely on). Skipped when the
 folder does not exist.
 """
 
@@ -30,7 +31,7 @@ RECORDINGS = (sorted((SHARED / "isabelle").glob("*.json")) if (SHARED / "isabell
 @pytest.mark.parametrize("path", RECORDINGS, ids=[f"{p.parent.name}/{p.stem}" for p in RECORDINGS])
 def test_recorded_reply_gives_the_recorded_verdict(path: Path) -> None:
     rec = json.loads(path.read_text())
-    verdict = _replay(rec)
+    verdict = _replay(rec, tuple(rec.get("trusted_oracles", ())))
     got = "verified" if verdict.verified else verdict.failure.value  # type: ignore[union-attr]
     assert got == rec["expected"], verdict.reason
 
