@@ -137,6 +137,19 @@ async def test_sessions_are_recycled_after_n_checks(tmp_path: Path, script: Scri
     assert len(fake_server.state.stopped_sessions) >= 2  # one recycle + the final shutdown
 
 
+async def test_heap_progress_shows_the_build_but_not_the_session_listing(tmp_path: Path, script: Script,
+                                                                        fake_server: FakeIsabelleServer) -> None:
+    # What a real session_build sent before anything was built (Isabelle2024-dev80789).
+    script.build_notes = ["Session Pure/Pure", "Session HOL/HOL (main)", "Session HOL/HOL-Library (main timing)"]
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
+                                workers=1, sledgehammer=False)
+    shown: list[str] = []
+    async with SessionPool(settings, on_progress=shown.append):
+        pass
+    assert not [m for m in shown if m.startswith("Session ")]
+    assert any(m.startswith("Building ") for m in shown)
+
+
 async def test_concurrent_checks_are_bounded_by_the_pool(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
     import asyncio
 

@@ -41,7 +41,7 @@ from lego_prover.isabelle.server import (
     find_isabelle,
     process_tree_rss_bytes,
 )
-from lego_prover.isabelle.versions import session_options
+from lego_prover.isabelle.versions import is_session_listing, session_options
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class SessionPool:
 
             def note(body: dict[str, Any]) -> None:
                 message = str(body.get("message") or "")
-                if message:
+                if message and not is_session_listing(message):
                     self._on_progress(message)
 
             reply = await self._management.run_task(

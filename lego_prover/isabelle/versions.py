@@ -83,6 +83,16 @@ SYNTAX_ERROR_HEADS = (
     "bad name", "duplicate", "undefined method", "undefined attribute", "unknown",
 )
 
+# `session_build` on a real server (seen on Isabelle2024-dev80789) first lists every session
+# it considers, twice, one NOTE per line ("Session HOL/HOL-Library (main timing)"), even when
+# every heap is up to date. Progress shows the build, not this listing.
+SESSION_LISTING_RE = re.compile(r"Session [^/\s]+/\S+(?: \([^)]*\))?")
+
+
+def is_session_listing(message: str) -> bool:
+    return SESSION_LISTING_RE.fullmatch(message.strip()) is not None
+
+
 GOAL_RE = re.compile(r"goal \(\d+ subgoals?\):\s*(.*)", re.S)
 
 # `thm_oracles NAME` prints "oracles:" and one oracle per line. Isabelle2020 prints base

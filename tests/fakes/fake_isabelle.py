@@ -74,6 +74,7 @@ class Script:
     queue: deque[Outcome] = field(default_factory=deque)
     default: Outcome | None = None
     session_build_fails: bool = False
+    build_notes: list[str] = field(default_factory=list)   # messages sent before 'Building ...'
 
     def pick(self, text: str) -> Outcome:
         key = normalised_hash(text)
@@ -225,6 +226,8 @@ class _Handler(socketserver.StreamRequestHandler):
         self.tasks.pop(task, None)
 
     def task_build(self, task: str, arg: Any, cancel: threading.Event) -> None:
+        for note in self.state.script.build_notes:
+            self.send("NOTE " + json.dumps({"kind": "writeln", "message": note, "task": task}))
         self.send("NOTE " + json.dumps({"kind": "writeln", "message": f"Building {arg.get('session')} ...", "task": task}))
         if self.state.script.session_build_fails:
             self.finish_task(task, {"kind": "error", "message": "Session build failed", "ok": False, "return_code": 1}, ok=False)
