@@ -126,6 +126,84 @@ async def test_a_dead_server_is_restarted_and_the_check_retried_once(tmp_path: P
             s.stop()
 
 
+async def test_a_server_broken_inside_is_restarted_and_the_check_retried_once(tmp_path: Path) -> None:
+    # A real server, once its JVM-wide event timer had died, failed every later check this way.
+    broken = Outcome(kind="break", message="java.lang.IllegalStateException: Timer already cancelled.")
+    servers = [FakeIsabelleServer(Script(default=broken)).start(),
+               FakeIsabelleServer(Script(default=replies.verified())).start()]
+    made: list[FakeIsabelleServer] = []
+
+    async def factory() -> IsabelleServer:
+        fake = servers[len(made)]
+        made.append(fake)
+        return IsabelleServer(ServerAddress("127.0.0.1", fake.port, fake.password))
+
+    settings = IsabelleSettings(work_dir=tmp_path, workers=1, sledgehammer=False)
+    try:
+        async with SessionPool(settings, server_factory=factory) as pool:
+            verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+            restarts = list(pool.restarts)
+        assert verdict.verified, verdict.reason
+        assert len(made) == 2, "the broken server was not replaced"
+        assert restarts == ["server restarted: the Isabelle server failed inside "
+                            "(java.lang.IllegalStateException: Timer already cancelled.)"]
+    finally:
+        for s in servers:
+            s.stop()
+
+
+async def test_a_server_that_stays_broken_is_a_server_failure_not_a_proof_failure(
+        checker: Checker, script: Script) -> None:
+    script.default = Outcome(kind="break", message="java.lang.IllegalStateException: Timer already cancelled.")
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.failure is FailureKind.SERVER
+    assert "Timer already cancelled" in verdict.reason
+
+
+class _OwnedFake(IsabelleServer):
+    """A fake server the pool believes it started, so it may restart it."""
+
+    def __init__(self, fake: FakeIsabelleServer) -> None:
+        super().__init__(ServerAddress("127.0.0.1", fake.port, fake.password))
+        self.fake = fake
+
+    @property
+    def owned(self) -> bool:
+        return True
+
+    async def stop(self, *, timeout_s: float = 20.0) -> None:
+        self.fake.stop()
+
+
+async def test_a_check_that_does_not_end_when_cancelled_gets_the_server_restarted_not_its_session_stopped(
+        tmp_path: Path) -> None:
+    # Stopping a session under a live use_theories killed a real server's event timer.
+    servers = [FakeIsabelleServer(Script(queue=__import__("collections").deque([Outcome(kind="stuck")]),
+                                         default=replies.verified())).start(),
+               FakeIsabelleServer(Script(default=replies.verified())).start()]
+    made: list[FakeIsabelleServer] = []
+
+    async def factory() -> IsabelleServer:
+        fake = servers[len(made)]
+        made.append(fake)
+        return _OwnedFake(fake)
+
+    settings = IsabelleSettings(work_dir=tmp_path, workers=1, checks_per_worker=1, client_deadline_s=1.0,
+                                sledgehammer=False)
+    try:
+        async with SessionPool(settings, server_factory=factory) as pool:
+            checker = Checker(pool, settings)
+            first = await checker.check(PROOF, CONTEXT)
+            second = await checker.check(PROOF, CONTEXT)
+        assert first.failure is FailureKind.TIMEOUT
+        assert second.verified, second.reason
+        assert len(made) == 2, "the server was not restarted"
+        assert servers[0].state.stopped_sessions == [], "a session was stopped under a live task"
+    finally:
+        for s in servers:
+            s.stop()
+
+
 async def test_sessions_are_recycled_after_n_checks(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
     settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}", work_dir=tmp_path,
                                 workers=1, checks_per_worker=1, recycle_after=2, sledgehammer=False)

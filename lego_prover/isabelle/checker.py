@@ -25,7 +25,7 @@ from typing import Protocol
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
-from lego_prover.isabelle.client import TaskReply, TaskTimeout
+from lego_prover.isabelle.client import ServerFault, TaskReply, TaskTimeout
 from lego_prover.isabelle.guard import GuardContext, GuardResult, SoundnessGuard
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import (
@@ -39,6 +39,7 @@ from lego_prover.isabelle.theory import (
     split_blocks,
 )
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
+from lego_prover.isabelle.versions import is_server_fault
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +226,14 @@ class Checker:
                     verdict = Verdict(False, FailureKind.SERVER, f"Isabelle server error: {exc}", assembled.name,
                                       assembled.text, assembled.target, isabelle=self.isabelle, session=self.session)
                     return Submission(assembled, None, verdict)
-                log.warning("Isabelle failed during a check (%s); restarting and retrying once", exc, exc_info=True)
+                # an expected recovery: one line for the person, the traceback for the log file
+                log.warning("Isabelle failed during a check (%s); restarting and retrying once", exc)
+                log.debug("the failure", exc_info=True)
                 try:
-                    await self._pool.recover()
+                    if isinstance(exc, ServerFault):
+                        await self._pool.recover(force=True, reason=f"the Isabelle server failed inside ({exc})")
+                    else:
+                        await self._pool.recover()
                 except (IsabelleServerError, OSError) as again:
                     verdict = Verdict(False, FailureKind.SERVER, f"Isabelle could not be restarted: {again}",
                                       assembled.name, assembled.text, assembled.target,
@@ -250,6 +256,9 @@ class Checker:
                 # never delete before the reply: the server may still be reading the file
                 self._pool.purge_later(worker, check_dir, [assembled.name],
                                        then=lambda: shutil.rmtree(check_dir, ignore_errors=True))
+        message = str(reply.payload.get("message") or "")
+        if not reply.finished and is_server_fault(message):
+            raise ServerFault(message)
         verdict = decide(assembled, finished=reply.finished, payload=reply.payload, isabelle=self.isabelle,
                          session=self.session, elapsed_s=time.monotonic() - started,
                          trusted_oracles=self._settings.trusted_oracles)

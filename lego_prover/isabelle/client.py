@@ -51,6 +51,10 @@ class CommandError(IsabelleServerError):
         self.argument = argument
 
 
+class ServerFault(IsabelleServerError):
+    """A task failed inside the server itself (a JVM exception): the server needs a restart."""
+
+
 class TaskTimeout(IsabelleServerError):
     """A task ran past its client-side deadline and was cancelled."""
 
@@ -180,9 +184,11 @@ class IsabelleConnection:
             fut = self._pending.popleft().future
             if not fut.done():
                 fut.set_exception(error)
+                fut.exception()  # a caller past its deadline no longer awaits it: no "never retrieved" noise
         for task in self._tasks.values():
             if not task.future.done():
                 task.future.set_exception(error)
+                task.future.exception()
         self._tasks.clear()
 
     # ------------------------------------------------------------------ writing

@@ -10,7 +10,10 @@ server keeps running the runaway tactic after ``use_theories`` returns (purging 
 cancelling do not stop it), and every later check in that session then times out. Such a
 worker is taken out of rotation at once and gets a fresh session (``session_stop`` ends
 the runaway with its ML process); if the stop does not finish, the server we own is
-restarted. A timed-out check therefore leaves the pool as healthy as it was.
+restarted. A check whose task did not even end when cancelled gets the server restarted
+at once (when we own it): stopping a session under a live ``use_theories`` made a real
+server's JVM-wide event timer die, and with it every later check. A timed-out check
+therefore leaves the pool as healthy as it was.
 
 Usage::
 
@@ -60,6 +63,7 @@ class Worker:
     in_flight: int = 0
     retiring: bool = False
     poisoned: str = ""        # why this session must not take more checks (a runaway tactic)
+    task_left_open: bool = False  # a use_theories did not end when cancelled: never session_stop under it
     restarting: bool = False
 
     async def use_theories(self, master_dir: Path, theories: list[str], *, settings: IsabelleSettings,
@@ -84,6 +88,7 @@ class Worker:
             reply = await self.connection.run_task("use_theories", arg, deadline_s=deadline)
         except TaskTimeout:
             self.poisoned = "a check ran past its client deadline"
+            self.task_left_open = self.connection.closed  # closed = the cancel was not confirmed
             raise
         if left_running(reply):
             self.poisoned = "a check hit its limit while a command was still running"
@@ -290,6 +295,10 @@ class SessionPool:
         """
         reason = worker.poisoned or f"recycled after {worker.checks} checks"
         log.info("restarting Isabelle session %d: %s", worker.index, reason)
+        if worker.task_left_open and self._server is not None and self._server.owned:
+            worker.task_left_open = False
+            await self.recover(force=True, reason="a check did not end when cancelled")
+            return
         self.restarts.append(reason)
         stopped = False
         try:
@@ -299,7 +308,7 @@ class SessionPool:
             log.warning("session_stop failed for Isabelle session %d: %s", worker.index, exc)
         await worker.connection.close()
         if worker.poisoned and not stopped and self._server is not None and self._server.owned:
-            await self.recover(force=True)
+            await self.recover(force=True, reason="a session running a runaway tactic did not stop")
             return
         try:
             worker.connection = await self._connect()
@@ -314,21 +323,21 @@ class SessionPool:
         return await worker.connection.run_task("session_stop", {"session_id": worker.session_id},
                                                 deadline_s=self.settings.session_stop_timeout_s)
 
-    async def recover(self, *, force: bool = False) -> None:
+    async def recover(self, *, force: bool = False, reason: str = "") -> None:
         """Restart a dead server, or reconnect and restart dead sessions.
 
         Workers are updated in place, so a check that failed with a lost connection can
         retry on the same worker object. Concurrent callers share one restart. ``force``
-        restarts a server we own even when it still answers.
+        restarts a server we own even when it still answers; ``reason`` says why, to the person.
         """
         generation = self.generation
         async with self._restart_lock:
             if generation != self.generation:
                 return
-            self._on_progress("Isabelle server or session died; restarting" if not force
-                              else "restarting the Isabelle server to end a runaway session")
+            reason = reason or ("a runaway session" if force else "the Isabelle server or a session died")
+            self._on_progress(f"restarting Isabelle: {reason}")
             if force:
-                self.restarts.append("server restarted")
+                self.restarts.append(f"server restarted: {reason}")
             if force or not await self._server_answers():
                 if self._server is not None:
                     with contextlib.suppress(Exception):
@@ -342,6 +351,7 @@ class SessionPool:
                 worker.connection = await self._connect()
                 await self._start_session(worker)
                 worker.poisoned = ""
+                worker.task_left_open = False
             self.generation += 1
 
     async def _server_answers(self) -> bool:

@@ -93,6 +93,17 @@ def is_session_listing(message: str) -> bool:
     return SESSION_LISTING_RE.fullmatch(message.strip()) is not None
 
 
+# A FAILED task whose message is a JVM exception is the server breaking, not the theory:
+# a real server (Isabelle2024-dev80789, after sessions with runaway tactics were stopped)
+# answered every later use_theories with "java.lang.IllegalStateException: Timer already
+# cancelled." until it was restarted.
+SERVER_FAULT_RE = re.compile(r"(?:java|javax|scala)\.[\w.$]*(?:Exception|Error)\b")
+
+
+def is_server_fault(message: str) -> bool:
+    return SERVER_FAULT_RE.match(message.strip()) is not None
+
+
 GOAL_RE = re.compile(r"goal \(\d+ subgoals?\):\s*(.*)", re.S)
 
 # `thm_oracles NAME` prints "oracles:" and one oracle per line. Isabelle2020 prints base

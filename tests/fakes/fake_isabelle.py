@@ -58,7 +58,11 @@ class Outcome:
     (this connection closes without a reply), ``runaway`` (replies like a check that hit
     its limit while a tactic ran, and, as a real Isabelle2020 did, leaves that tactic
     running in the session: every later check in the session then hits its limit with
-    unprocessed commands, until the session is stopped).
+    unprocessed commands, until the session is stopped), ``break`` (fails with
+    ``message`` and leaves the whole server failing every later ``use_theories`` the same
+    way, as a real server did once its JVM-wide event timer had died:
+    ``java.lang.IllegalStateException: Timer already cancelled.``), ``stuck`` (ignores
+    ``cancel`` and never answers: a task that does not end when cancelled).
     """
 
     build: Callable[[Submitted], dict[str, Any]] | None = None
@@ -107,6 +111,7 @@ class _State:
         self.running_use_theories = 0
         self.dead = False
         self.runaway_sessions: set[str] = set()     # sessions a scripted runaway tactic still occupies
+        self.broken = ""                            # set by a `break` outcome: every later check fails so
         self.shutdown_requested = threading.Event()
 
 
@@ -269,6 +274,9 @@ class _Handler(socketserver.StreamRequestHandler):
             self.state.max_concurrent_use_theories = max(self.state.max_concurrent_use_theories,
                                                          self.state.running_use_theories)
         try:
+            if self.state.broken:
+                self.finish_task(task, {"kind": "error", "message": self.state.broken}, ok=False)
+                return
             with self.state.lock:
                 occupied = arg["session_id"] in self.state.runaway_sessions
             if occupied:  # the runaway of an earlier check holds the session: nothing gets processed
@@ -291,6 +299,9 @@ class _Handler(socketserver.StreamRequestHandler):
             if outcome.kind == "drop":
                 self.request.close()
                 return
+            if outcome.kind == "stuck":
+                self.state.shutdown_requested.wait(60)
+                return
             if outcome.kind == "hang":
                 cancel.wait(600)
                 self.finish_task(task, {"kind": "error", "message": "Interrupt"}, ok=False)
@@ -298,7 +309,9 @@ class _Handler(socketserver.StreamRequestHandler):
             if cancel.wait(outcome.delay_s):
                 self.finish_task(task, {"kind": "error", "message": "Interrupt"}, ok=False)
                 return
-            if outcome.kind == "failed":
+            if outcome.kind == "break":
+                self.state.broken = outcome.message
+            if outcome.kind in ("failed", "break"):
                 self.finish_task(task, {"kind": "error", "message": outcome.message or "failed"}, ok=False)
                 return
             assert outcome.build is not None
