@@ -14,7 +14,16 @@ import typer
 from rich.text import Text
 
 from lego_prover.cli_skills import skills_app
-from lego_prover.cli_support import LegoTyper, cli_checker, cli_settings, err, guarded, out, state
+from lego_prover.cli_support import (
+    LegoTyper,
+    cli_checker,
+    cli_settings,
+    err,
+    guarded,
+    out,
+    run_meta,
+    state,
+)
 from lego_prover.config import Settings
 from lego_prover.errors import (
     BadInputError,
@@ -308,15 +317,22 @@ def eval_cmd(
                                  "llm.base_url": base_url, "budget.max_cost_usd": max_cost,
                                  "budget.max_tokens": max_tokens, "prover.method": method.value if method else None,
                                  "prover.library": library, "prover.hammer_first": hammer_first,
-                                 "run.ray_address": ray}, flags=RUN_FLAGS)
+                                 "run.ray_address": ray}, flags=RUN_FLAGS,
+                                resumed_run=run_dir if resume and run_dir is not None else None)
         _require_ray(settings)
         if resume and run_dir is None:
             raise BadInputError("--resume needs --run-dir (the run to continue).")
+        # a resumed run continues with what it was started with: its settings, benchmark and split
+        started = run_meta(run_dir) if resume and run_dir is not None else {}
+        bench, which = str(started.get("benchmark") or benchmark.value), str(started.get("split") or split.value)
+        own_file = Path(started["problems_file"]) if started.get("problems_file") and problems_file is None else problems_file
+        if started.get("benchmark") == "file":
+            bench = benchmark.value
         check = Preflight(settings)
         chosen: list[Any] = []
         meta: dict[str, Any] = {}
         with check.step():
-            chosen, meta = _problems_for_run(settings, benchmark.value, split.value, problems_file, problems)
+            chosen, meta = _problems_for_run(settings, bench, which, own_file, problems)
         target = run_dir or _default_run_dir(f"{benchmark.value}-{split.value}" if problems_file is None else "problems")
         check.run_dir(target, resume=resume)
         from lego_prover.prover.methods import uses_library, uses_llm
@@ -394,24 +410,32 @@ def evolve(
 
         settings = cli_settings({"data_dir": str(data_dir) if data_dir else None,
                                  "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
-                                 "run.ray_address": ray}, flags=RUN_FLAGS)
+                                 "run.ray_address": ray}, flags=RUN_FLAGS,
+                                resumed_run=run_dir if resume and run_dir is not None else None)
         _require_ray(settings)
         if resume and run_dir is None:
             raise BadInputError("--resume needs --run-dir (the run to continue).")
-        if (for_ is None) == (problems_file is None):
+        started = run_meta(run_dir) if resume and run_dir is not None else {}
+        target_for, target_file = for_, problems_file
+        if target_for is None and target_file is None and started:  # a resumed run keeps its target problems
+            if started.get("problems_file"):
+                target_file = Path(str(started["problems_file"]))
+            elif started.get("benchmark") and started.get("split"):
+                target_for = f"{started['benchmark']}:{started['split']}"
+        if (target_for is None) == (target_file is None):
             raise BadInputError("give the target problems: --for minif2f:valid or --problems-file FILE.jsonl.")
         check = Preflight(settings)
         chosen: list[Any] = []
         meta: dict[str, Any] = {}
         with check.step():
-            if for_ is not None:
-                bench, sep, split = for_.partition(":")
+            if target_for is not None:
+                bench, sep, split = target_for.partition(":")
                 if bench not in {b.value for b in Benchmark} or (sep and split not in {s.value for s in Split}):
-                    raise BadInputError(f"--for {for_!r} is not BENCHMARK:SPLIT; use minif2f:valid or minif2f:test.")
+                    raise BadInputError(f"--for {target_for!r} is not BENCHMARK:SPLIT; use minif2f:valid or minif2f:test.")
                 chosen, meta = _problems_for_run(settings, bench, split or "valid", None, problems,
                                                  split_flag=f"--for {bench}:{{}}")
             else:
-                chosen, meta = _problems_for_run(settings, "", "", problems_file, problems)
+                chosen, meta = _problems_for_run(settings, "", "", target_file, problems)
         target = run_dir or _default_run_dir("evolve")
         check.run_dir(target, resume=resume)
         for need in (check.llm, check.isabelle, check.embedding, check.library, check.prompts):

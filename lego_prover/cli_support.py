@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +30,7 @@ except ImportError:  # pragma: no cover - an older typer runs on click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from lego_prover.config import Settings, load_settings
-from lego_prover.errors import LegoProverError
+from lego_prover.errors import BadInputError, LegoProverError
 
 if TYPE_CHECKING:
     from lego_prover.isabelle.checker import Checker
@@ -51,11 +52,36 @@ class _State:
 state = _State()
 
 
-def cli_settings(overrides: dict[str, Any] | None = None, flags: dict[str, str] | None = None) -> Settings:
+def cli_settings(overrides: dict[str, Any] | None = None, flags: dict[str, str] | None = None,
+                 resumed_run: Path | None = None) -> Settings:
     """Settings with the command's flags on top; ``flags`` names the flag of each dotted key,
-    so a value that fails validation is reported as the flag the person typed."""
+    so a value that fails validation is reported as the flag the person typed.
+    ``resumed_run``: a run directory whose stored settings are the bottom layer."""
     return load_settings(state.config, {k: v for k, v in (overrides or {}).items() if v is not None},
-                         flag_names=flags)
+                         flag_names=flags, run_layer=run_settings_layer(resumed_run) if resumed_run else None)
+
+
+def run_settings_layer(run_dir: Path) -> tuple[str, dict[str, Any]] | None:
+    """The settings a run was started with (RUN_DIR/config.json), or None for a new run."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"{path} cannot be read ({exc}); it is the run's settings, so it cannot be resumed as is.") from None
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path} holds no settings; the run cannot be resumed as is.")
+    return f"the run's settings {path}", data
+
+
+def run_meta(run_dir: Path) -> dict[str, Any]:
+    """RUN_DIR/run.json (what was run), or {} when there is none."""
+    try:
+        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # --------------------------------------------------------------------------- the typer classes

@@ -319,14 +319,19 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     flag_names: Mapping[str, str] | None = None,
+    run_layer: tuple[str, Mapping[str, Any]] | None = None,
 ) -> Settings:
     """Merge the four layers and validate them into one ``Settings``.
+
+    ``run_layer`` (where from, settings): the settings a resumed run was started with, under
+    every other layer; a ``lego-prover.toml`` is then read only when named with ``--config``,
+    so a file in the current folder cannot silently change a run half way.
 
     ``flag_names`` maps a dotted key of ``overrides`` to the command-line flag that set it,
     so an invalid value is reported as ``--attempts: ...`` rather than as a setting.
     """
-    layers: list[tuple[str, Mapping[str, Any]]] = []
-    if config_path is None:
+    layers: list[tuple[str, Mapping[str, Any]]] = [run_layer] if run_layer is not None else []
+    if config_path is None and run_layer is None:
         candidate = (cwd or Path.cwd()) / CONFIG_FILE_NAME
         config_path = candidate if candidate.is_file() else None
     if config_path is not None:

@@ -189,9 +189,25 @@ def test_a_killed_run_resumes_without_losing_or_repeating_an_attempt(workspace: 
     assert keys == expected, "every first pass once, every attempt once, none after a solve"
 
 
+def test_resume_alone_continues_a_run_with_the_settings_it_was_started_with(
+        workspace: Path, llm: ScriptedLLM) -> None:
+    # what a stopped run tells the person to type: no flags but --resume and --run-dir
+    first = eval_cli("--method", "dsp", "--no-hammer-first", "--run-dir", "run", problems=FAILING, attempts=2)
+    assert first.exit_code == 0, first.output
+    config = workspace / "run" / "config.json"
+    settings = json.loads(config.read_text())
+    settings["prover"]["attempts"] = 3   # as if the run had been stopped before its last attempt
+    config.write_text(json.dumps(settings))
+    again = runner.invoke(app, ["eval", "--resume", "--run-dir", "run"])
+    assert again.exit_code == 0, again.output
+    records = read_attempts(workspace / "run")
+    assert sorted(r["attempt"] for r in records) == [0, 1, 2], "only the missing attempt was run"
+    assert {r["method"] for r in records} == {"dsp"}, "the run went on with its own method"
+
+
 def test_resuming_a_run_with_another_method_is_refused(workspace: Path, llm: ScriptedLLM) -> None:
     assert eval_cli("--method", "dsp", "--run-dir", "run", problems=SOLVED, attempts=1).exit_code == 0
-    again = eval_cli("--resume", "--run-dir", "run", problems=SOLVED, attempts=1)
+    again = eval_cli("--resume", "--method", "lego", "--run-dir", "run", problems=SOLVED, attempts=1)
     assert again.exit_code == 2
     assert "run was run with --method dsp, not --method lego; resume it with the settings it was started with" \
         in " ".join(again.output.split())
