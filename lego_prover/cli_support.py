@@ -72,6 +72,8 @@ def run_settings_layer(run_dir: Path) -> tuple[str, dict[str, Any]] | None:
         raise BadInputError(f"{path} cannot be read ({exc}); it is the run's settings, so it cannot be resumed as is.") from None
     if not isinstance(data, dict):
         raise BadInputError(f"{path} holds no settings; the run cannot be resumed as is.")
+    # a budget limits one invocation: the resume of a run stopped by its budget gets a new one
+    data.pop("budget", None)
     return f"the run's settings {path}", data
 
 

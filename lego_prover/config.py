@@ -324,14 +324,13 @@ def load_settings(
     """Merge the four layers and validate them into one ``Settings``.
 
     ``run_layer`` (where from, settings): the settings a resumed run was started with, under
-    every other layer; a ``lego-prover.toml`` is then read only when named with ``--config``,
-    so a file in the current folder cannot silently change a run half way.
+    every other layer, so a fixed endpoint in ``lego-prover.toml`` or a flag still applies.
 
     ``flag_names`` maps a dotted key of ``overrides`` to the command-line flag that set it,
     so an invalid value is reported as ``--attempts: ...`` rather than as a setting.
     """
     layers: list[tuple[str, Mapping[str, Any]]] = [run_layer] if run_layer is not None else []
-    if config_path is None and run_layer is None:
+    if config_path is None:
         candidate = (cwd or Path.cwd()) / CONFIG_FILE_NAME
         config_path = candidate if candidate.is_file() else None
     if config_path is not None:
