@@ -324,10 +324,11 @@ def eval_cmd(
             raise BadInputError("--resume needs --run-dir (the run to continue).")
         # a resumed run continues with what it was started with: its settings, benchmark and split
         started = run_meta(run_dir) if resume and run_dir is not None else {}
-        bench, which = str(started.get("benchmark") or benchmark.value), str(started.get("split") or split.value)
-        own_file = Path(started["problems_file"]) if started.get("problems_file") and problems_file is None else problems_file
+        bench, which, own_file = benchmark.value, split.value, problems_file
         if started.get("benchmark") == "file":
-            bench = benchmark.value
+            own_file = problems_file or Path(str(started["problems_file"]))
+        elif started:
+            bench, which = str(started.get("benchmark") or bench), str(started.get("split") or which)
         check = Preflight(settings)
         chosen: list[Any] = []
         meta: dict[str, Any] = {}

@@ -5,6 +5,9 @@ Every outcome below is scripted by the test; the fake server never judges a proo
 
 from __future__ import annotations
 
+import collections
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -104,60 +107,24 @@ async def test_a_failed_task_is_a_server_failure(checker: Checker, script: Scrip
     assert verdict.failure is FailureKind.SERVER
 
 
-async def test_a_dead_server_is_restarted_and_the_check_retried_once(tmp_path: Path) -> None:
-    first_script = Script(queue=__import__("collections").deque([Outcome(kind="crash")]))
-    second_script = Script(default=replies.verified())
-    servers = [FakeIsabelleServer(first_script).start(), FakeIsabelleServer(second_script).start()]
+@contextlib.contextmanager
+def servers_in_turn(*scripts: Script, owned: bool = False) -> Iterator[tuple[list[FakeIsabelleServer],
+                                                                       Callable[[], Awaitable[IsabelleServer]]]]:
+    """Fake servers the pool gets one after the other (each restart takes the next); the
+    list holds those handed out so far. ``owned``: the pool believes it started them."""
+    servers = [FakeIsabelleServer(script).start() for script in scripts]
     made: list[FakeIsabelleServer] = []
 
     async def factory() -> IsabelleServer:
         fake = servers[len(made)]
         made.append(fake)
-        return IsabelleServer(ServerAddress("127.0.0.1", fake.port, fake.password))
+        return _OwnedFake(fake) if owned else IsabelleServer(ServerAddress("127.0.0.1", fake.port, fake.password))
 
-    settings = IsabelleSettings(work_dir=tmp_path, workers=1, sledgehammer=False)
     try:
-        async with SessionPool(settings, server_factory=factory) as pool:
-            verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
-        assert verdict.verified, verdict.reason
-        assert len(made) == 2 and len(servers[1].state.submitted) == 1
+        yield made, factory
     finally:
-        for s in servers:
-            s.stop()
-
-
-async def test_a_server_broken_inside_is_restarted_and_the_check_retried_once(tmp_path: Path) -> None:
-    # A real server, once its JVM-wide event timer had died, failed every later check this way.
-    broken = Outcome(kind="break", message="java.lang.IllegalStateException: Timer already cancelled.")
-    servers = [FakeIsabelleServer(Script(default=broken)).start(),
-               FakeIsabelleServer(Script(default=replies.verified())).start()]
-    made: list[FakeIsabelleServer] = []
-
-    async def factory() -> IsabelleServer:
-        fake = servers[len(made)]
-        made.append(fake)
-        return IsabelleServer(ServerAddress("127.0.0.1", fake.port, fake.password))
-
-    settings = IsabelleSettings(work_dir=tmp_path, workers=1, sledgehammer=False)
-    try:
-        async with SessionPool(settings, server_factory=factory) as pool:
-            verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
-            restarts = list(pool.restarts)
-        assert verdict.verified, verdict.reason
-        assert len(made) == 2, "the broken server was not replaced"
-        assert restarts == ["server restarted: the Isabelle server failed inside "
-                            "(java.lang.IllegalStateException: Timer already cancelled.)"]
-    finally:
-        for s in servers:
-            s.stop()
-
-
-async def test_a_server_that_stays_broken_is_a_server_failure_not_a_proof_failure(
-        checker: Checker, script: Script) -> None:
-    script.default = Outcome(kind="break", message="java.lang.IllegalStateException: Timer already cancelled.")
-    verdict = await checker.check(PROOF, CONTEXT)
-    assert verdict.failure is FailureKind.SERVER
-    assert "Timer already cancelled" in verdict.reason
+        for fake in servers:
+            fake.stop()
 
 
 class _OwnedFake(IsabelleServer):
@@ -175,22 +142,45 @@ class _OwnedFake(IsabelleServer):
         self.fake.stop()
 
 
+async def test_a_dead_server_is_restarted_and_the_check_retried_once(tmp_path: Path) -> None:
+    settings = IsabelleSettings(work_dir=tmp_path, workers=1, sledgehammer=False)
+    with servers_in_turn(Script(queue=collections.deque([Outcome(kind="crash")])),
+                         Script(default=replies.verified())) as (made, factory):
+        async with SessionPool(settings, server_factory=factory) as pool:
+            verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        assert verdict.verified, verdict.reason
+        assert len(made) == 2 and len(made[1].state.submitted) == 1
+
+
+async def test_a_server_broken_inside_is_restarted_and_the_check_retried_once(tmp_path: Path) -> None:
+    # A real server, once its JVM-wide event timer had died, failed every later check this way.
+    broken = Outcome(kind="break", message="java.lang.IllegalStateException: Timer already cancelled.")
+    settings = IsabelleSettings(work_dir=tmp_path, workers=1, sledgehammer=False)
+    with servers_in_turn(Script(default=broken), Script(default=replies.verified())) as (made, factory):
+        async with SessionPool(settings, server_factory=factory) as pool:
+            verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+            restarts = list(pool.restarts)
+        assert verdict.verified, verdict.reason
+        assert len(made) == 2, "the broken server was not replaced"
+        assert restarts == ["server restarted: the Isabelle server failed inside "
+                            "(java.lang.IllegalStateException: Timer already cancelled.)"]
+
+
+async def test_a_server_that_stays_broken_is_a_server_failure_not_a_proof_failure(
+        checker: Checker, script: Script) -> None:
+    script.default = Outcome(kind="break", message="java.lang.IllegalStateException: Timer already cancelled.")
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.failure is FailureKind.SERVER
+    assert "Timer already cancelled" in verdict.reason
+
+
 async def test_a_check_that_does_not_end_when_cancelled_gets_the_server_restarted_not_its_session_stopped(
         tmp_path: Path) -> None:
     # Stopping a session under a live use_theories killed a real server's event timer.
-    servers = [FakeIsabelleServer(Script(queue=__import__("collections").deque([Outcome(kind="stuck")]),
-                                         default=replies.verified())).start(),
-               FakeIsabelleServer(Script(default=replies.verified())).start()]
-    made: list[FakeIsabelleServer] = []
-
-    async def factory() -> IsabelleServer:
-        fake = servers[len(made)]
-        made.append(fake)
-        return _OwnedFake(fake)
-
     settings = IsabelleSettings(work_dir=tmp_path, workers=1, checks_per_worker=1, client_deadline_s=1.0,
                                 sledgehammer=False)
-    try:
+    with servers_in_turn(Script(queue=collections.deque([Outcome(kind="stuck")]), default=replies.verified()),
+                         Script(default=replies.verified()), owned=True) as (made, factory):
         async with SessionPool(settings, server_factory=factory) as pool:
             checker = Checker(pool, settings)
             first = await checker.check(PROOF, CONTEXT)
@@ -198,10 +188,7 @@ async def test_a_check_that_does_not_end_when_cancelled_gets_the_server_restarte
         assert first.failure is FailureKind.TIMEOUT
         assert second.verified, second.reason
         assert len(made) == 2, "the server was not restarted"
-        assert servers[0].state.stopped_sessions == [], "a session was stopped under a live task"
-    finally:
-        for s in servers:
-            s.stop()
+        assert made[0].state.stopped_sessions == [], "a session was stopped under a live task"
 
 
 async def test_sessions_are_recycled_after_n_checks(tmp_path: Path, script: Script, fake_server: FakeIsabelleServer) -> None:
