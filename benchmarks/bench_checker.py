@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleNotFoundError
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.guard import SoundnessGuard
 from lego_prover.isabelle.server import find_isabelle
 from lego_prover.isabelle.sessions import SessionPool

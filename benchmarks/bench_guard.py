@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from lego_prover.isabelle.checker import TheoryContext
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.guard import SoundnessGuard
 from lego_prover.problems import load_problems
 

@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lego_prover.config import Settings, load_settings
-from lego_prover.isabelle.checker import CheckerProtocol, CheckOptions, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, CheckOptions, TheoryContext
 from lego_prover.isabelle.verdict import BlockVerdict, ErrorReport, FailureKind, Verdict
 from lego_prover.run.cluster import NodeChecker, open_cluster_checker
 from lego_prover.run.forwarding import ForwardingChecker

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lego_prover.config import load_settings
-from lego_prover.isabelle.checker import CheckOptions, TheoryContext
+from lego_prover.isabelle.context import CheckOptions, TheoryContext
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.llm.base import ChatMessage, Completion, Usage
 from lego_prover.problems import Problem

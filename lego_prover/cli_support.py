@@ -190,6 +190,12 @@ class LegoTyper(typer.Typer):
         return decorator
 
 
+def announce(notes: list[str]) -> None:
+    """Preflight notes: what is not missing but worth knowing, one line each on stderr."""
+    for note in notes:
+        err.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+
+
 def guarded(fn: Callable[[], T]) -> T:
     """Run a command body: user errors become one line and an exit code."""
     try:

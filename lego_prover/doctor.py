@@ -193,7 +193,7 @@ def check_cluster(settings: Settings) -> list[Finding]:
 
     address = settings.run.ray_address
     try:
-        reports = probe_nodes(settings)
+        reports = probe_nodes(settings, check_isabelle)
     except LegoProverError as exc:
         return [Finding("Ray cluster", False, f"{address}: not usable", str(exc))]
     findings = [Finding("Ray cluster", bool(reports), f"{address}: {len(reports)} alive nodes",

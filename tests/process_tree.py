@@ -22,7 +22,8 @@ import asyncio, json, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from lego_prover.config import IsabelleSettings
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.reaper import descendants
 from lego_prover.isabelle.sessions import SessionPool
 

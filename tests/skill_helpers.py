@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.skills.records import VerificationRecord
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import Script

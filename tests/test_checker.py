@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lego_prover.config import IsabelleSettings
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.guard import SoundnessGuard
 from lego_prover.isabelle.repair import substitute
 from lego_prover.isabelle.server import IsabelleServer, ServerAddress

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from lego_prover.cli import app
 from lego_prover.errors import LegoProverError
-from lego_prover.isabelle.checker import CheckOptions, TheoryContext
+from lego_prover.isabelle.context import CheckOptions, TheoryContext
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.run.cluster import plan_actors, ray_session
 from lego_prover.run.forwarding import ForwardingChecker, RemoteLost

@@ -122,7 +122,7 @@ def test_every_rejection_has_a_readable_message_and_line() -> None:
 
 def test_every_minif2f_statement_survives_the_guard_unchanged() -> None:
     """The lexer and statement comparison agree with all 488 real miniF2F statements."""
-    from lego_prover.isabelle.checker import TheoryContext
+    from lego_prover.isabelle.context import TheoryContext
     from lego_prover.problems import load_problems
     from tests.conftest import MINIF2F_DIR
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from lego_prover.config import ProverSettings, SkillSettings
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.prover.harvest import Harvester
 from lego_prover.prover.retrieval import retrieve
 from lego_prover.skills.library import SkillLibrary

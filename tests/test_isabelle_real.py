@@ -20,7 +20,8 @@ import pytest_asyncio
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleNotFoundError
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.server import find_isabelle
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import split_blocks

@@ -11,7 +11,7 @@ import pytest
 
 from lego_prover.config import load_settings
 from lego_prover.errors import ConfigError, ProblemFileError
-from lego_prover.isabelle.checker import TheoryContext
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.problems import (
     convert_minif2f_zip,
     download_minif2f,

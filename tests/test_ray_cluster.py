@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 from lego_prover.cli import app
 from lego_prover.config import IsabelleSettings, RunSettings, Settings, load_settings
 from lego_prover.doctor import check_cluster
-from lego_prover.isabelle.checker import Checker, TheoryContext
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.verdict import BlockVerdict, ErrorReport, FailureKind, Verdict
 from lego_prover.llm.usage import UsageTracker
 from lego_prover.problems import load_problems

@@ -7,7 +7,7 @@ from typing import Any
 
 from lego_prover.config import Settings
 from lego_prover.errors import IsabelleUnavailableError
-from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.llm.base import LLM, ChatMessage
 from lego_prover.prover.harvest import Harvester

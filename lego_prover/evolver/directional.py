@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from lego_prover.evolver.common import EvolverBase, EvolverStep, targets_text
-from lego_prover.isabelle.checker import TheoryContext
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.skills.records import Origin
 
 DIRECTIONS = ("identify_key_concepts", "parameterize", "scale_complexity", "extend_dimensions")

@@ -27,7 +27,7 @@ from lego_prover.errors import BudgetExhausted, LLMError, ServiceError
 from lego_prover.evolver.common import EvolverStep
 from lego_prover.evolver.directional import DIRECTIONS, DirectionalTransformer
 from lego_prover.evolver.request_solver import RequestSolver
-from lego_prover.isabelle.checker import CheckerProtocol
+from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.llm.base import LLM
 from lego_prover.prover.attempt import BUDGET, INFRASTRUCTURE, UNFINISHED
 from lego_prover.prover.prompts import PromptLibrary

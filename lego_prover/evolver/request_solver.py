@@ -6,7 +6,7 @@ import asyncio
 
 from lego_prover.evolver.common import EvolverBase, EvolverStep
 from lego_prover.evolver.directional import render_examples
-from lego_prover.isabelle.checker import TheoryContext
+from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.theory import BlockKind, split_blocks
 from lego_prover.skills.records import Origin
 

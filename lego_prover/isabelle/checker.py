@@ -19,14 +19,15 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
 from lego_prover.isabelle.client import ServerFault, TaskReply, TaskTimeout
-from lego_prover.isabelle.guard import GuardContext, GuardResult, SoundnessGuard
+from lego_prover.isabelle.context import CheckOptions, Submission, TheoryContext
+from lego_prover.isabelle.guard import GuardResult, SoundnessGuard
+from lego_prover.isabelle.repair import Repairer, failing_by_sites
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import (
     AssembledTheory,
@@ -34,75 +35,12 @@ from lego_prover.isabelle.theory import (
     BlockKind,
     TheoryHeader,
     assemble_theory,
-    parse_header,
     shift_block,
-    split_blocks,
 )
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
 from lego_prover.isabelle.versions import is_server_fault
 
 log = logging.getLogger(__name__)
-
-
-class ProblemLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def formal_statement(self) -> str: ...
-    @property
-    def header(self) -> str: ...
-    @property
-    def preamble(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class TheoryContext:
-    """What surrounds an LLM-written body: our imports, a trusted preamble, the target."""
-
-    imports: tuple[str, ...]
-    preamble: str = ""
-    target: str | None = None
-    statement: str | None = None
-    reserved_names: frozenset[str] = frozenset()
-
-    @classmethod
-    def for_problem(cls, problem: ProblemLike, settings: IsabelleSettings,
-                    reserved_names: frozenset[str] = frozenset()) -> TheoryContext:
-        """Imports by ``settings.header_mode``; the problem's preamble; its exact statement."""
-        imports: tuple[str, ...] = tuple(settings.imports)
-        if settings.header_mode == "problem" and problem.header.strip():
-            imports = parse_header(problem.header)[0].imports
-        return cls(imports, problem.preamble, problem.name, problem.formal_statement, reserved_names)
-
-    def guard_context(self) -> GuardContext:
-        preamble_names = frozenset(b.name for b in split_blocks(self.preamble) if b.name) if self.preamble.strip() else frozenset()
-        return GuardContext(self.target, self.statement, self.imports, self.reserved_names | preamble_names)
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One raw round trip to Isabelle (internal: repair variants use it without the guard)."""
-
-    assembled: AssembledTheory
-    reply: TaskReply | None
-    verdict: Verdict
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """Per-check changes to the checker's settings (plain data: it travels to remote checkers)."""
-
-    check_limit_s: float | None = None             # cap on the final check; None: isabelle.check_limit_s
-    repair_tactics: tuple[str, ...] | None = None  # None: isabelle.repair_tactics; (): Sledgehammer only
-
-
-class CheckerProtocol(Protocol):
-    """What the prover, evolver and library need from a checker (tests pass doubles)."""
-
-    async def check(self, text: str, context: TheoryContext, *, repair: bool = True,
-                    options: CheckOptions | None = None) -> Verdict: ...
-
-    async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict: ...
 
 
 def _as_written(rechecked: Sequence[Block], written: Sequence[Block]) -> tuple[Block, ...]:
@@ -148,8 +86,6 @@ class Checker:
     async def check(self, text: str, context: TheoryContext, *, repair: bool = True,
                     options: CheckOptions | None = None) -> Verdict:
         """Guard, repair placeholders, guard again, and check the final text."""
-        from lego_prover.isabelle.repair import Repairer, failing_by_sites  # they import our types
-
         options = options or CheckOptions()
         settings = self._settings
         if options.repair_tactics is not None:

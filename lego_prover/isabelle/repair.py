@@ -15,9 +15,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lego_prover.config import IsabelleSettings
+from lego_prover.isabelle.context import Submission, TheoryContext
 from lego_prover.isabelle.guard import PLACEHOLDER_COMMANDS
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
 from lego_prover.isabelle.theory import AssembledTheory, Block, Span, shift_block, split_blocks
@@ -26,9 +27,15 @@ from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledge
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from lego_prover.isabelle.checker import Checker, Submission, TheoryContext
 
+class VariantChecker(Protocol):
+    """What repair needs from a checker: assemble a variant and submit it raw (no guard)."""
+
+    def assemble(self, blocks: Sequence[Block], context: TheoryContext, *, name: str | None = None
+                 ) -> AssembledTheory: ...
+
+    async def submit(self, assembled: AssembledTheory, *, check_limit_s: float | None = None,
+                     patient: bool = False) -> Submission: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> 
 
 
 class Repairer:
-    def __init__(self, checker: Checker, settings: IsabelleSettings) -> None:
+    def __init__(self, checker: VariantChecker, settings: IsabelleSettings) -> None:
         self._checker = checker
         self._settings = settings
         self._server_error = ""

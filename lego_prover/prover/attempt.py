@@ -29,7 +29,7 @@ from typing import Any
 
 from lego_prover.config import Settings
 from lego_prover.errors import BudgetExhausted, IsabelleUnavailableError, LLMError, ServiceError
-from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import RejectionCode, SoundnessGuard
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.isabelle.versions import Release, syntax_hint

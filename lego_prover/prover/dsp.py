@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from lego_prover.config import Settings
-from lego_prover.isabelle.checker import CheckerProtocol
+from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.llm.base import LLM, ChatMessage
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import Prover, _Trace

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.theory import BlockKind, split_blocks
 from lego_prover.prover.prompts import PromptLibrary
 

@@ -33,7 +33,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from lego_prover.config import Settings
-from lego_prover.isabelle.checker import CheckerProtocol, CheckOptions, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, CheckOptions, TheoryContext
 from lego_prover.isabelle.lexer import LexError, TokenKind, tokenize
 from lego_prover.isabelle.theory import checked_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from lego_prover.config import Settings
 from lego_prover.errors import ConfigError
-from lego_prover.isabelle.checker import CheckerProtocol
+from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.llm.base import LLM
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import AttemptRecord, Prover

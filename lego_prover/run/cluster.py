@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from lego_prover import __version__
 from lego_prover.config import IsabelleSettings, Settings
 from lego_prover.errors import LegoProverError, MissingExtraError
-from lego_prover.isabelle.checker import CheckerProtocol, CheckOptions, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, CheckOptions, TheoryContext
 from lego_prover.isabelle.verdict import Verdict
 from lego_prover.run.forwarding import ForwardingChecker, RemoteLost
 
@@ -344,16 +344,29 @@ class NodeReport:
     findings: tuple[tuple[str, bool, str, str], ...]   # (name, ok, detail, fix) of the Isabelle checks
 
 
-def _probe_node(settings: Settings) -> tuple[str, str, tuple[tuple[str, bool, str, str], ...]]:
-    """Runs on a node: hostname, lego-prover version, and doctor's Isabelle findings there."""
-    from lego_prover.doctor import check_isabelle
+class NodeFinding(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
 
-    findings = tuple((f.name, f.ok, f.detail, f.fix) for f in check_isabelle(settings))
+
+NodeChecks = Callable[[Settings], Sequence[NodeFinding]]
+
+
+def _probe_node(settings: Settings, checks: NodeChecks) -> tuple[str, str, tuple[tuple[str, bool, str, str], ...]]:
+    """Runs on a node: hostname, lego-prover version, and the findings of ``checks`` there."""
+    findings = tuple((f.name, f.ok, f.detail, f.fix) for f in checks(settings))
     return socket.gethostname(), __version__, findings
 
 
-def probe_nodes(settings: Settings, *, timeout_s: float = 180.0) -> list[NodeReport]:
-    """Run doctor's Isabelle checks on every alive node of the cluster at ``settings.run.ray_address``."""
+def probe_nodes(settings: Settings, checks: NodeChecks, *, timeout_s: float = 180.0) -> list[NodeReport]:
+    """Run ``checks`` (doctor's Isabelle checks) on every alive node of the cluster at
+    ``settings.run.ray_address``; the function travels to the nodes by reference."""
     address = settings.run.ray_address or "auto"
     with ray_session(address) as ray:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -361,7 +374,7 @@ def probe_nodes(settings: Settings, *, timeout_s: float = 180.0) -> list[NodeRep
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         probe = ray.remote(_probe_node)
         refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(settings) for n in nodes]
+                .remote(settings, checks) for n in nodes]
         free = _free_cpus_per_node(ray)
         reports = []
         for node, ref in zip(nodes, refs, strict=True):

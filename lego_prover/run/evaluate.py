@@ -22,7 +22,8 @@ from typing import Any, Protocol
 
 from lego_prover import __version__
 from lego_prover.config import Settings, settings_to_toml_dict
-from lego_prover.isabelle.checker import Checker, CheckerProtocol
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.llm.base import LLM
 from lego_prover.llm.factory import open_llm

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from lego_prover.isabelle.checker import CheckOptions, TheoryContext
+from lego_prover.isabelle.context import CheckOptions, TheoryContext
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.theory import checked_blocks
 from lego_prover.isabelle.verdict import Verdict
 from lego_prover.run.store import RunDirError, load_run

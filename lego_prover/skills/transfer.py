@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lego_prover.errors import ProblemFileError
-from lego_prover.isabelle.checker import CheckerProtocol, TheoryContext
+from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import GuardContext, SoundnessGuard
 from lego_prover.isabelle.theory import TheoryHeader, rename_facts, split_blocks
 from lego_prover.skills.library import SkillLibrary
