@@ -37,6 +37,7 @@ from lego_prover.isabelle.lexer import (
     Token,
     TokenKind,
     describe_lex_error,
+    reading,
     tokenize,
 )
 from lego_prover.isabelle.symbols import normalize_unicode
@@ -150,6 +151,10 @@ class SoundnessGuard:
         self._allow_placeholders = allow_placeholders
 
     def check(self, raw_text: str) -> GuardResult:
+        with reading(raw_text):
+            return self._check(raw_text)
+
+    def _check(self, raw_text: str) -> GuardResult:
         text = normalize_unicode(raw_text)
         try:
             tokens = tokenize(text)

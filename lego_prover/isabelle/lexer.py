@@ -9,8 +9,12 @@ a keyword is a keyword only where Isabelle would see one.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+import threading
 from bisect import bisect_right
+from collections.abc import Iterator
 from enum import Enum
 from typing import NamedTuple
 
@@ -152,14 +156,15 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
     kinds = _FAST_KINDS
+    make = tuple.__new__  # Token(...) without its Python-level __new__: one call less per token
     i = 0
     n = len(text)
     while i < n:
         for m in _FAST_RE.finditer(text, i):
-            if m.start() != i:
+            start, j = m.span()
+            if start != i:
                 break
-            j = m.end()
-            append(Token(kinds[m.lastindex], m.group(), i, j))
+            append(make(Token, (kinds[m.lastindex], m.group(), i, j)))
             i = j
         if i < n:
             kind, j = _scan_token(text, i)
@@ -210,6 +215,38 @@ def _scan_token(text: str, i: int) -> tuple[TokenKind, int]:
     m = _SYMBOL_RE.match(text, i)
     assert m is not None
     return TokenKind.SYMBOL, m.end()
+
+
+# Reading a text makes one small tuple per token (hundreds of thousands per MB) and no
+# reference cycles; the cyclic collector would traverse them again and again while they
+# are made, about 40% of the time of reading a large text. It is paused while a large
+# text is read. Pauses are counted, so that concurrent readers (threads) or nested ones
+# resume it once, and only if it was running when the first began.
+LARGE_TEXT = 100_000
+_pause_lock = threading.Lock()
+_pauses = 0
+_resume = False
+
+
+@contextlib.contextmanager
+def reading(text: str) -> Iterator[None]:
+    """Around the reading of ``text``: the cyclic garbage collector pauses if it is large."""
+    global _pauses, _resume
+    if len(text) < LARGE_TEXT:
+        yield
+        return
+    with _pause_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
 
 
 def describe_lex_error(text: str, error: LexError) -> str:

@@ -26,7 +26,7 @@ from lego_prover.isabelle.keywords import (
     GOAL_COMMANDS,
     PROOF_COMMANDS,
 )
-from lego_prover.isabelle.lexer import LineIndex, Token, TokenKind, tokenize
+from lego_prover.isabelle.lexer import LineIndex, Token, TokenKind, reading, tokenize
 
 _PROOF_START = frozenset({"proof", "by", "apply", "using", "unfolding", "sorry", "oops", ".", "..",
                           "including", "supply", "subgoal", "sledgehammer", "done",
@@ -115,6 +115,7 @@ def commands(text: str, tokens: Sequence[Token], lines: LineIndex) -> list[Comma
     leading = bool(starts) and starts[0] == 0
     bounds = ([] if leading else [0]) + starts
     out: list[Command] = []
+    line = lines.line
     for j, first in enumerate(bounds):
         last = bounds[j + 1] if j + 1 < len(bounds) else len(tokens)
         # trailing blanks belong to nobody; keep spans tight for the source map
@@ -127,8 +128,7 @@ def commands(text: str, tokens: Sequence[Token], lines: LineIndex) -> list[Comma
         if command == "" and all(t.is_blank for t in chunk):
             continue
         start, end = chunk[0].start, chunk[-1].end
-        span = Span(command, text[start:end], start, end,
-                    lines.line(start), lines.line(end - 1 if end > start else start))
+        span = Span(command, text[start:end], start, end, line(start), line(end - 1 if end > start else start))
         out.append(Command(span, chunk))
     return out
 
@@ -140,7 +140,8 @@ def command_spans(text: str, tokens: Sequence[Token] | None = None) -> list[Span
 
 
 def _meaningful(tokens: Sequence[Token]) -> list[Token]:
-    return [t for t in tokens if not t.is_blank]
+    space, comment, formal = TokenKind.SPACE, TokenKind.COMMENT, TokenKind.FORMAL_COMMENT
+    return [t for t in tokens if t.kind is not space and t.kind is not comment and t.kind is not formal]
 
 
 def _block_name(command: str, toks: Sequence[Token]) -> str | None:
@@ -254,6 +255,11 @@ def parse_theory(text: str) -> ParsedTheory:
 
     The text is tokenized once; every line number is a line of ``text``.
     """
+    with reading(text):
+        return _parse_theory(text)
+
+
+def _parse_theory(text: str) -> ParsedTheory:
     tokens = tokenize(text)
     lines = LineIndex(text)
     first = next((t for t in tokens if not t.is_blank), None)
