@@ -71,6 +71,7 @@ class RejectionCode(StrEnum):
     STATEMENT_CHANGED = "statement_changed"
     NAME_CLASH = "name_clash"
     PLACEHOLDER = "placeholder"
+    TOO_LARGE = "too_large"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class GuardContext:
     statement: str | None = None             # exact formal statement (whitespace-normalised)
     imports: tuple[str, ...] = ()            # our imports; a header in the text must match
     reserved_names: frozenset[str] = frozenset()  # names the text may not (re)define
+    max_bytes: int | None = None             # a longer text (UTF-8 bytes) is refused unread; None: no limit
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,21 @@ class SoundnessGuard:
         self._allow_placeholders = allow_placeholders
 
     def check(self, raw_text: str) -> GuardResult:
+        too_large = self._too_large(raw_text)
+        if too_large is not None:
+            return GuardResult("", (), (too_large,))  # not read: the text itself stays with its caller
         with reading(raw_text):
             return self._check(raw_text)
+
+    def _too_large(self, text: str) -> Rejection | None:
+        limit = self._ctx.max_bytes
+        if limit is None or len(text) * 4 <= limit:  # a character is at most 4 bytes in UTF-8
+            return None
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+        if size <= limit:
+            return None
+        return Rejection(RejectionCode.TOO_LARGE, f"the text is {size:,} bytes, more than a proof may be "
+                                                  f"(isabelle.max_proof_bytes = {limit:,})")
 
     def _check(self, raw_text: str) -> GuardResult:
         text = normalize_unicode(raw_text)
