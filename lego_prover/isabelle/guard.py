@@ -112,6 +112,27 @@ class GuardResult:
 
 
 _ML_STARTS = tuple(p + "_" for p in ML_PREFIXES)
+_WATCHED_WORDS = frozenset(FORBIDDEN_WORDS) | frozenset(ML_PREFIXES)
+
+
+def _previous_text(tokens: Sequence[Token], i: int) -> str | None:
+    """The text of the last token before ``tokens[i]`` that is not blank."""
+    j = i - 1
+    while j >= 0 and tokens[j].is_blank:
+        j -= 1
+    return tokens[j].text if j >= 0 else None
+
+
+def _suspects(tokens: Sequence[Token]) -> list[int]:
+    """Indices of the tokens a token rule looks at: forbidden and ML words, ``\\<proof>``,
+    ``[`` (it may open ``[[``), verbatim text, cartouches and formal comments. One
+    comprehension over the tokens: most are blanks and harmless words."""
+    word, symbol = TokenKind.WORD, TokenKind.SYMBOL
+    verbatim, cartouche, formal = TokenKind.VERBATIM, TokenKind.CARTOUCHE, TokenKind.FORMAL_COMMENT
+    return [i for i, (kind, spelling, _, _) in enumerate(tokens)
+            if (kind is word and (spelling in _WATCHED_WORDS or spelling.startswith(_ML_STARTS)))
+            or (kind is symbol and (spelling == "[" or spelling == "\\<proof>"))
+            or kind is verbatim or kind is cartouche or kind is formal]
 
 
 def normalize_statement(text: str) -> str:
@@ -239,33 +260,31 @@ class SoundnessGuard:
 
     def _token_rules(self, tokens: Sequence[Token], lines: LineIndex) -> list[Rejection]:
         out: list[Rejection] = []
-        previous: Token | None = None
-        for tok in tokens:
+        for i in _suspects(tokens):
+            tok = tokens[i]
             kind = tok.kind
             if kind is TokenKind.WORD:
                 word = tok.text
                 if word in FORBIDDEN_WORDS:
                     code = RejectionCode(FORBIDDEN_WORDS[word])
                     out.append(Rejection(code, f"'{word}' is not allowed in a proof", lines.line(tok.start)))
-                elif word in ML_PREFIXES or word.startswith(_ML_STARTS):
+                else:
                     out.append(Rejection(RejectionCode.ML_CODE, f"'{word}' runs ML code", lines.line(tok.start)))
             elif kind is TokenKind.SYMBOL:
                 if tok.text == "\\<proof>":
                     out.append(Rejection(RejectionCode.SKIPPED_PROOF, "'\\<proof>' skips a proof", lines.line(tok.start)))
-                if tok.text == "[" and previous is not None and previous.text == "[":
+                if tok.text == "[" and _previous_text(tokens, i) == "[":
                     out.append(Rejection(RejectionCode.CONFIG_ATTRIBUTE,
                                          "'[[...]]' configuration options are not allowed (they can enable quick_and_dirty)",
                                          lines.line(tok.start)))
             elif kind is TokenKind.VERBATIM:
                 out.append(Rejection(RejectionCode.ANTIQUOTATION, "verbatim text {* ... *} is not allowed",
                                      lines.line(tok.start)))
-            elif kind is TokenKind.CARTOUCHE or kind is TokenKind.FORMAL_COMMENT:
+            else:
                 bad = _antiquotation_in(tok.text)
                 if bad:
                     out.append(Rejection(RejectionCode.ANTIQUOTATION,
                                          f"antiquotation '{bad}' inside a cartouche may run ML", lines.line(tok.start)))
-            if kind is not TokenKind.SPACE and kind is not TokenKind.COMMENT and kind is not TokenKind.FORMAL_COMMENT:
-                previous = tok  # the last token that is not blank
         return out
 
     def _command_rules(self, cmds: Sequence[Command]) -> list[Rejection]:

@@ -110,8 +110,9 @@ def commands(text: str, tokens: Sequence[Token], lines: LineIndex) -> list[Comma
     size. Isabelle splits commands at keyword tokens whatever the parentheses, so we do
     too. Text before the first command becomes a command ``""``.
     """
-    starts = [i for i, tok in enumerate(tokens)
-              if tok.text in COMMAND_WORDS and (tok.kind is TokenKind.WORD or tok.kind is TokenKind.SYMBOL)]
+    word, symbol, space = TokenKind.WORD, TokenKind.SYMBOL, TokenKind.SPACE
+    starts = [i for i, (kind, spelling, _, _) in enumerate(tokens)
+              if spelling in COMMAND_WORDS and (kind is word or kind is symbol)]
     leading = bool(starts) and starts[0] == 0
     bounds = ([] if leading else [0]) + starts
     out: list[Command] = []
@@ -119,7 +120,7 @@ def commands(text: str, tokens: Sequence[Token], lines: LineIndex) -> list[Comma
     for j, first in enumerate(bounds):
         last = bounds[j + 1] if j + 1 < len(bounds) else len(tokens)
         # trailing blanks belong to nobody; keep spans tight for the source map
-        while last > first and tokens[last - 1].kind is TokenKind.SPACE:
+        while last > first and tokens[last - 1].kind is space:
             last -= 1
         if last == first:
             continue
