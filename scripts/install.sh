@@ -16,7 +16,9 @@ CPU_INDEX=https://download.pytorch.org/whl/cpu
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-if ! python -m pip install -q --timeout 10 --retries 0 --index-url "$CPU_INDEX" "$TORCH" 2>.venv/torch-cpu-index.log; then
+if python -m pip install -q --timeout 10 --retries 0 --index-url "$CPU_INDEX" "$TORCH" 2>.venv/torch-cpu-index.log; then
+    rm -f .venv/torch-cpu-index.log
+else
     echo "install: PyTorch's CPU index ($CPU_INDEX) could not be used (see .venv/torch-cpu-index.log);" \
          "taking $TORCH from the default index (on Linux, PyPI's is the CUDA build)" >&2
     python -m pip install -q "$TORCH"
