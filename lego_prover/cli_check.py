@@ -49,7 +49,7 @@ def check(
         settings = cli_settings()
         if problem and statement_file:
             raise BadInputError("give --problem or --statement-file, not both.")
-        text = read_text(theory, "theory file")
+        text = read_text(theory, "theory file", limit=(settings.isabelle.max_proof_bytes, "isabelle.max_proof_bytes"))
         if _last_goal_name(text) is None and not _has_blocks(text):
             raise BadInputError(f"{theory} holds no lemma or theorem to check; write the theorem (with its proof) "
                                 "into it" + (f", keeping the statement of {problem}" if problem else "") + ".")

@@ -291,4 +291,5 @@ async def _import(settings: Settings, source: Path, trust: bool) -> Any:
         async with cli_checker(settings) as checker:
             return await import_jsonl(library, source, checker, imports=settings.isabelle.imports,
                                       trust_records=trust, isabelle=checker.isabelle, session=checker.session,
+                                      max_proof_bytes=settings.isabelle.max_proof_bytes,
                                       on_progress=lambda name: err.print(Text(f"checked {name}", style="dim")))

@@ -89,6 +89,7 @@ class IsabelleSettings(_Section):
     trusted_oracles: list[str] = Field(default_factory=list, description="oracles whose use you accept (e.g. holds_by_evaluation); never skip_proof. Results that rely on one say so")
     start_timeout_s: float = Field(120.0, gt=0, description="server banner + session start")
     session_stop_timeout_s: float = Field(30.0, gt=0, description="a session that does not stop in time gets its server restarted")
+    max_proof_bytes: int = Field(1_000_000, ge=1, description="largest text taken as one proof (a file for check, an LLM answer, an imported skill); a larger one is refused unread")
 
     @field_validator("trusted_oracles")
     @classmethod

@@ -3,11 +3,13 @@
 Usage::
 
     text = read_text(Path("proof.thy"), "theory file")       # str, or BadInputError saying why not
+    text = read_text(path, "theory file", limit=(1_000_000, "isabelle.max_proof_bytes"))  # refused unread if larger
     folder = existing_dir(Path("../shared/minif2f"), "--data-dir")
     target = new_file(Path("Skills.thy"), "export file")      # its folder exists, it is not a folder
 
 Every failure is one sentence naming the path and what to do: a missing path, a folder
-where a file is expected (and the reverse), no permission, text that is not UTF-8.
+where a file is expected (and the reverse), no permission, text that is not UTF-8, a file
+larger than a limit.
 """
 
 from __future__ import annotations
@@ -25,10 +27,16 @@ def _check_file(path: Path, what: str, hint: str) -> None:
         raise BadInputError(f"{what} {path} does not exist{hint}.")
 
 
-def read_bytes(path: Path, what: str, *, hint: str = "") -> bytes:
-    """The file's bytes; ``hint`` (e.g. "; pass --problems-file FILE") ends the error sentence."""
+def read_bytes(path: Path, what: str, *, hint: str = "", limit: tuple[int, str] | None = None) -> bytes:
+    """The file's bytes; ``hint`` (e.g. "; pass --problems-file FILE") ends the error sentence.
+
+    ``limit``: (most bytes, the setting that says so); a larger file is refused unread.
+    """
     _check_file(path, what, hint)
     try:
+        if limit is not None and (size := path.stat().st_size) > limit[0]:
+            raise BadInputError(f"{what} {path} is {size:,} bytes, more than {limit[1]} = {limit[0]:,} allows; "
+                                f"set {limit[1]} higher to read it.")
         return path.read_bytes()
     except PermissionError:
         raise BadInputError(f"{what} {path} cannot be read (permission denied).") from None
@@ -44,9 +52,9 @@ def decode_utf8(data: bytes, path: Path, what: str) -> str:
                             f"{exc.start}); save it as UTF-8.") from None
 
 
-def read_text(path: Path, what: str, *, hint: str = "") -> str:
+def read_text(path: Path, what: str, *, hint: str = "", limit: tuple[int, str] | None = None) -> str:
     """The file's text, decoded as UTF-8 (Isabelle theories, jsonl, TOML are all UTF-8)."""
-    return decode_utf8(read_bytes(path, what, hint=hint), path, what)
+    return decode_utf8(read_bytes(path, what, hint=hint, limit=limit), path, what)
 
 
 def existing_dir(path: Path, what: str, *, hint: str = "") -> Path:

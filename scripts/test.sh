@@ -3,7 +3,7 @@
 # when those are installed and are skipped with the reason otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
+bash scripts/install.sh dev,ray   # the test tools, and Ray for the cluster tests
 . .venv/bin/activate
 export ANONYMIZED_TELEMETRY=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 ruff check lego_prover tests benchmarks

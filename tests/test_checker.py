@@ -139,7 +139,7 @@ class _OwnedFake(IsabelleServer):
     def owned(self) -> bool:
         return True
 
-    async def stop(self, *, timeout_s: float = 20.0) -> None:
+    async def stop(self, *, timeout_s: float = 20.0, interrupted: bool = False) -> None:
         self.fake.stop()
 
 

@@ -164,3 +164,18 @@ def test_a_header_importing_what_the_session_lacks_names_the_allowed_imports(tmp
     (rejection,) = json.loads(result.stdout)["rejections"]
     assert rejection["code"] == "imports_changed"
     assert "HOL-Analysis.Analysis" in rejection["message"] and "Complex_Main" in rejection["message"]
+
+
+@pytest.mark.parametrize("flags", [["--guard-only"], ["--guard-only", "--json"], []])
+def test_a_file_larger_than_a_proof_may_be_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 flags: list[str]) -> None:
+    monkeypatch.setenv("LEGO_PROVER_ISABELLE__MAX_PROOF_BYTES", "200")
+    statement = tmp_path / "statement.thy"
+    statement.write_text(PROOF.split("\n  by")[0])
+    path = tmp_path / "big.thy"
+    path.write_text("(* " + "x" * 300 + " *)\n" + PROOF)
+    result = runner.invoke(app, ["check", str(path), "--statement-file", str(statement), *flags])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert f"{path.stat().st_size:,} bytes" in line and "isabelle.max_proof_bytes = 200" in line

@@ -150,3 +150,40 @@ def test_blocks_carry_the_line_numbers_of_the_text_as_written() -> None:
     text = f"theory Mine imports Complex_Main\nbegin\n\n{theorem()}\nend\n"
     (block,) = SoundnessGuard(CTX).check(text).blocks
     assert text.splitlines()[block.start_line - 1].startswith("theorem mathd_t")
+
+
+def test_a_text_longer_than_the_limit_is_refused_unread() -> None:
+    limited = GuardContext(CTX.target, CTX.statement, CTX.imports, max_bytes=1_000)
+    padding = "(* " + "x" * 1_000 + " *)\n"
+    result = SoundnessGuard(limited).check(padding + theorem())
+    (rejection,) = result.rejections
+    assert rejection.code is RejectionCode.TOO_LARGE and result.blocks == ()
+    assert f"{len(padding + theorem()):,} bytes" in rejection.message and "isabelle.max_proof_bytes" in rejection.message
+    assert result.text == "", "the text is not read, so there is no body to give back"
+
+
+def test_the_limit_counts_utf8_bytes_and_a_text_at_the_limit_passes() -> None:
+    text = theorem()
+    at_limit = GuardContext(CTX.target, CTX.statement, CTX.imports, max_bytes=len(text.encode()))
+    assert SoundnessGuard(at_limit).check(text).ok
+    wide = theorem() + "(* " + "‹›" * 100 + " *)\n"  # 3 bytes a character in UTF-8
+    limit = len(wide) + 50  # more characters than the text has, fewer bytes
+    refused = SoundnessGuard(GuardContext(CTX.target, CTX.statement, CTX.imports, max_bytes=limit)).check(wide)
+    assert [r.code for r in refused.rejections] == [RejectionCode.TOO_LARGE]
+
+
+def test_a_large_text_is_read_with_the_lines_as_written_and_the_collector_left_as_it_was() -> None:
+    import gc
+
+    lemmas = "".join(f'lemma helper_{i}: "({i}::nat) + 1 > 0"\n  by simp\n\n' for i in range(4_000))
+    text = lemmas + 'lemma cheat: "False"\n  sorry\n\n' + theorem()
+    assert len(text) > 100_000, "large enough to be read with the collector paused"
+    sorry_line = text.splitlines().index("  sorry") + 1
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            result = SoundnessGuard(CTX).check(text)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+        assert [(r.code, r.line) for r in result.rejections] == [(RejectionCode.SKIPPED_PROOF, sorry_line)]

@@ -1,4 +1,6 @@
-"""A built wheel carries the prompts as package data, found the same way in every kind of install.
+"""What the install gives: a built wheel carries the prompts as package data, found the same way
+in every kind of install; ``scripts/install.sh`` takes torch from PyTorch's CPU index first and
+installs only what the main job needs, ``scripts/test.sh`` adds the test tools and Ray.
 
 The wheel is built (pip, no network) from a copy of the files git knows (tracked, or new
 and not ignored), as a fresh clone would have them, then installed into a throwaway
@@ -9,6 +11,7 @@ Each install loads every prompt and worked example from its own copy.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -100,3 +103,73 @@ def test_a_user_install_finds_its_prompts(wheel: Path, tmp_path: Path) -> None:
     code = f"import sys; sys.path.append({deps!r})\n" + CHECK.format(where=user_site)
     out = subprocess.run([base, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
     assert out.split() == shipped_counts().split()
+
+
+# --------------------------------------------------------------------------- scripts/install.sh, scripts/test.sh
+
+FAKE_TOOL = """#!{python}
+import json, os, sys
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + "\\n")
+if os.environ.get("FAKE_CPU_INDEX_FAILS") and "--index-url" in sys.argv:
+    print("ERROR: Could not find a version that satisfies the requirement torch", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def scripts_with_a_fake_venv(tmp_path: Path) -> Path:
+    """A copy of scripts/ beside a .venv whose python, lego-prover, ruff, mypy and pytest only
+    write down how they were called: the scripts run as they are, without network or installs."""
+    root = tmp_path / "clone"
+    shutil.copytree(ROOT / "scripts", root / "scripts")
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "activate").write_text(f'export PATH="{bin_dir}:$PATH"\n')
+    for tool in ("python", "lego-prover", "ruff", "mypy", "pytest"):
+        (bin_dir / tool).write_text(FAKE_TOOL.format(python=sys.executable))
+        (bin_dir / tool).chmod(0o755)
+    return root
+
+
+def run_script(root: Path, command: list[str], **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    log = root / "calls.jsonl"
+    done = subprocess.run(["bash", *command], cwd=root, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "FAKE_LOG": str(log), **env})
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def pip_installs(calls: list[list[str]]) -> list[list[str]]:
+    return [c[4:] for c in calls if c[:4] == ["python", "-m", "pip", "install"]]
+
+
+def test_install_takes_torch_from_the_cpu_index_first_and_only_what_the_main_job_needs(tmp_path: Path) -> None:
+    root = scripts_with_a_fake_venv(tmp_path)
+    done, calls = run_script(root, ["scripts/install.sh"])
+    assert done.returncode == 0, done.stderr
+    installs = pip_installs(calls)
+    torch = next(args for args in installs if any(a.startswith("torch") for a in args))
+    assert torch[torch.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    assert torch[torch.index("--retries") + 1] == "0" and "--timeout" in torch, "an unreachable index fails fast"
+    assert installs[-1] == ["-q", "-e", "."], "no extras: no ray, no pytest, ruff or mypy"
+    assert len(installs) == 3 and done.stderr == ""
+
+
+def test_install_falls_back_to_the_default_index_in_one_line_when_the_cpu_index_fails(tmp_path: Path) -> None:
+    root = scripts_with_a_fake_venv(tmp_path)
+    done, calls = run_script(root, ["scripts/install.sh"], FAKE_CPU_INDEX_FAILS="1")
+    assert done.returncode == 0, done.stderr
+    torch_installs = [args for args in pip_installs(calls) if any(a.startswith("torch") for a in args)]
+    assert len(torch_installs) == 2 and "--index-url" in torch_installs[0]
+    assert torch_installs[1] == ["-q", "torch==2.13.0"]
+    (line,) = done.stderr.splitlines()
+    assert "CPU index" in line and "default index" in line
+    assert "Could not find a version" in (root / ".venv" / "torch-cpu-index.log").read_text()
+
+
+def test_the_test_command_adds_the_test_tools_and_ray_then_lints_type_checks_and_tests(tmp_path: Path) -> None:
+    root = scripts_with_a_fake_venv(tmp_path)
+    done, calls = run_script(root, ["scripts/test.sh"])
+    assert done.returncode == 0, done.stderr
+    assert pip_installs(calls)[-1] == ["-q", "-e", ".[dev,ray]"]
+    assert [c[0] for c in calls[-3:]] == ["ruff", "mypy", "pytest"]

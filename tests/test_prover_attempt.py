@@ -9,11 +9,12 @@ import pytest
 
 from lego_prover.config import IsabelleSettings, Settings, load_settings
 from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import Prover
 from lego_prover.prover.prompts import PromptLibrary
 from tests.fakes import replies
-from tests.fakes.fake_isabelle import Script
+from tests.fakes.fake_isabelle import FakeIsabelleServer, Script
 from tests.fakes.scripted_llm import LLMCall, ScriptedLLM
 
 STATEMENT = 'theorem toy:\n  fixes x :: nat\n  shows "x + 0 = x"'
@@ -83,3 +84,16 @@ async def test_a_bug_of_ours_is_recorded_with_its_traceback(checker: Checker, sc
 
     record = await prover(ScriptedLLM(explode), checker, settings).attempt(PROBLEM, 0)
     assert record.failure == "crash" and "RuntimeError: boom" in record.reason and "Traceback" in record.crash
+
+
+async def test_an_answer_longer_than_a_proof_may_be_is_a_recorded_guard_failure(
+        fake_server: FakeIsabelleServer, settings: Settings, isabelle_settings: IsabelleSettings) -> None:
+    small = isabelle_settings.model_copy(update={"max_proof_bytes": 2_000})
+    huge = GOOD.replace("  by simp", "  (* " + "padding " * 300 + "*)\n  by simp")
+    llm = ScriptedLLM({"decomposer": PLAN, "formalizer": huge})
+    async with SessionPool(small) as pool:
+        record = await prover(llm, Checker(pool, small), settings, feedback_rounds=0).attempt(PROBLEM, 0)
+    assert not record.solved and record.failure == "guard"
+    assert "too_large" in record.reason and "isabelle.max_proof_bytes = 2,000" in record.reason
+    assert record.calls[-1].completion == huge, "the answer itself is kept in the record"
+    assert fake_server.state.submitted == []

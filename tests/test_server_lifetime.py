@@ -85,3 +85,43 @@ def test_doctor_reports_release_unconfirmed_behaviour_and_provers(fake_home: Pat
     (tmp_path / "lego-prover.toml").write_text('[isabelle]\nsledgehammer_provers = "cvc5 e"\n')
     result = CliRunner().invoke(app, ["doctor"])
     assert "has no cvc5" in result.output
+
+
+def test_ctrl_c_during_a_heap_build_ends_check_at_once_in_one_line_and_leaves_no_lock(fake_home: Path,
+                                                                                     tmp_path: Path) -> None:
+    """The stand-in's build never ends and its server ignores `shutdown` while it runs: an
+    orderly shutdown waited 20 s for it. Ctrl-C must not."""
+    import signal
+    import subprocess
+
+    from tests.process_tree import alive
+
+    (tmp_path / "proof.thy").write_text('theorem t: "True"\n  by simp\n')
+    (tmp_path / "statement.thy").write_text('theorem t: "True"\n')
+    env = {**os.environ, "ISABELLE_HOME": str(fake_home), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "FAKE_ISABELLE_BUILD": "hang"}
+    proc = subprocess.Popen([sys.executable, "-m", "lego_prover", "check", "proof.thy", "--statement-file",
+                             "statement.thy"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stderr is not None
+    progress = [proc.stderr.readline() for _ in range(2)]
+    assert progress[1].startswith("Building HOL-Number_Theory"), progress
+    tree = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _runs_under(p, tmp_path)]
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, rest = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("check did not end within 10 s of Ctrl-C") from None
+    assert proc.returncode == 130
+    assert rest.splitlines() == ["interrupted"], rest
+    assert list((tmp_path / "cache").rglob("*.lock")) == [], "no build lock left behind"
+    assert len(tree) >= 3 and [pid for pid in tree if alive(pid)] == [], "the server's process tree ended"
+
+
+def _runs_under(proc_dir: Path, folder: Path) -> bool:
+    """Whether the process's command line names ``folder`` (the stand-in server logs into it)."""
+    try:
+        return str(folder) in (proc_dir / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False

@@ -131,3 +131,19 @@ async def test_trusted_records_still_pass_the_soundness_guard(tmp_path: Path, ch
                                 isabelle=skill.isabelle, session=skill.session)
     assert not report.added and report.failed[0][0] == "evil" and "skipped_proof" in report.failed[0][1]
     assert target.count() == 0
+
+
+async def test_a_trusted_record_longer_than_a_proof_may_be_is_refused(tmp_path: Path, checker: Checker,
+                                                                     script: Script) -> None:
+    library = await filled(tmp_path, checker, script)
+    skill = library.all_skills()[0]
+    text = 'lemma padded: "True"\n  (* ' + "padding " * 200 + "*)\n  by simp"
+    dump = tmp_path / "padded.jsonl"
+    dump.write_text(json.dumps({"name": "padded", "text": text, "verification": {
+        "name": "padded", "statement": 'lemma padded: "True"', "text": text,
+        "isabelle": skill.isabelle, "session": skill.session}}) + "\n")
+    target = SkillLibrary.open(SkillSettings(db_path=tmp_path / "db2"), HashEmbedder())
+    report = await import_jsonl(target, dump, checker, imports=IMPORTS, trust_records=True,
+                                isabelle=skill.isabelle, session=skill.session, max_proof_bytes=1_000)
+    assert not report.added and report.failed[0][0] == "padded" and "too_large" in report.failed[0][1]
+    assert target.count() == 0

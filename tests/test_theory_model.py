@@ -87,3 +87,35 @@ def test_unicode_is_mapped_to_ascii_symbols() -> None:
 def test_command_words_split_even_inside_parentheses_like_isabelle() -> None:
     (first, second) = split_blocks('lemma a: "True" by (simp\nlemma b: "True" by simp')
     assert (first.name, second.name) == ("a", "b")
+
+
+def test_the_fast_path_of_the_lexer_agrees_with_its_full_grammar() -> None:
+    """``tokenize`` matches common tokens with one regular expression; ``_scan_token`` is the
+    grammar. On texts made of the pieces that trip lexers, both must give the same tokens."""
+    import random
+
+    from lego_prover.isabelle.lexer import Token, _scan_token
+
+    def by_the_grammar(text: str) -> list[Token]:
+        tokens, i = [], 0
+        while i < len(text):
+            kind, end = _scan_token(text, i)
+            tokens.append(Token(kind, text[i:end], i, end))
+            i = end
+        return tokens
+
+    pieces = ["(", "*", ")", "{", "}", '"', "`", "\\", "\\<open>", "\\<close>", "‹", "›", "\\<comment>", "\\<^cancel>",
+              "\\<alpha>", "\\<A>", "\\<^sub>", "\\<^sup>", "\\<proof>", "\\<forall>", " ", "\n", "\t", "a", "_", "?",
+              "'", ".", "..", ":", "=", ">", "<", "0", "9", "[", "qed", "lemma", "λ", "\\<lambda>", '\\"']
+    rng = random.Random(20)
+    for _ in range(5_000):
+        text = "".join(rng.choices(pieces, k=rng.randint(1, 20)))
+        try:
+            expected: list[Token] | str = by_the_grammar(text)
+        except LexError as exc:
+            expected = str(exc)
+        try:
+            got: list[Token] | str = tokenize(text)
+        except LexError as exc:
+            got = str(exc)
+        assert got == expected, text

@@ -7,9 +7,10 @@ Usage::
         verdict = await checker.check(llm_text, TheoryContext.for_problem(problem, settings.isabelle))
         if verdict.verified: ...
 
-Every check runs the soundness guard first, repairs ``sledgehammer`` placeholders, runs
-the guard again on the final text, then checks that exact text in a fresh, uniquely named
-theory with ``thm_oracles`` appended for every named lemma.
+Every check runs the soundness guard first (a text longer than ``isabelle.max_proof_bytes``
+is refused there, unread), repairs ``sledgehammer`` placeholders, runs the guard again on
+the final text, then checks that exact text in a fresh, uniquely named theory with
+``thm_oracles`` appended for every named lemma.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Checker:
             settings = settings.model_copy(update={"repair_tactics": list(options.repair_tactics)})
         limit = options.check_limit_s
         started = time.monotonic()
-        gctx = context.guard_context()
+        gctx = replace(context.guard_context(), max_bytes=self._settings.max_proof_bytes)
         first = SoundnessGuard(gctx, allow_placeholders=repair).check(text)
         if not first.ok:
             return self._guard_verdict(first, context, started)

@@ -31,15 +31,23 @@ from lego_prover.isabelle.keywords import (
     ML_PREFIXES,
     PROOF_COMMANDS,
 )
-from lego_prover.isabelle.lexer import LexError, Token, TokenKind, describe_lex_error, tokenize
+from lego_prover.isabelle.lexer import (
+    LexError,
+    LineIndex,
+    Token,
+    TokenKind,
+    describe_lex_error,
+    reading,
+    tokenize,
+)
 from lego_prover.isabelle.symbols import normalize_unicode
 from lego_prover.isabelle.theory import (
     Block,
     BlockKind,
-    command_spans,
-    parse_header,
-    shift_block,
-    split_blocks,
+    Command,
+    blocks_of,
+    commands,
+    header_of,
 )
 
 PLACEHOLDER_COMMANDS = frozenset({"sledgehammer", "try0"})
@@ -63,6 +71,7 @@ class RejectionCode(StrEnum):
     STATEMENT_CHANGED = "statement_changed"
     NAME_CLASH = "name_clash"
     PLACEHOLDER = "placeholder"
+    TOO_LARGE = "too_large"
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ class GuardContext:
     statement: str | None = None             # exact formal statement (whitespace-normalised)
     imports: tuple[str, ...] = ()            # our imports; a header in the text must match
     reserved_names: frozenset[str] = frozenset()  # names the text may not (re)define
+    max_bytes: int | None = None             # a longer text (UTF-8 bytes) is refused unread; None: no limit
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,28 @@ class GuardResult:
         return "; ".join(str(r) for r in self.rejections) if self.rejections else "accepted"
 
 
-def _line(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
+_ML_STARTS = tuple(p + "_" for p in ML_PREFIXES)
+_WATCHED_WORDS = frozenset(FORBIDDEN_WORDS) | frozenset(ML_PREFIXES)
+
+
+def _previous_text(tokens: Sequence[Token], i: int) -> str | None:
+    """The text of the last token before ``tokens[i]`` that is not blank."""
+    j = i - 1
+    while j >= 0 and tokens[j].is_blank:
+        j -= 1
+    return tokens[j].text if j >= 0 else None
+
+
+def _suspects(tokens: Sequence[Token]) -> list[int]:
+    """Indices of the tokens a token rule looks at: forbidden and ML words, ``\\<proof>``,
+    ``[`` (it may open ``[[``), verbatim text, cartouches and formal comments. One
+    comprehension over the tokens: most are blanks and harmless words."""
+    word, symbol = TokenKind.WORD, TokenKind.SYMBOL
+    verbatim, cartouche, formal = TokenKind.VERBATIM, TokenKind.CARTOUCHE, TokenKind.FORMAL_COMMENT
+    return [i for i, (kind, spelling, _, _) in enumerate(tokens)
+            if (kind is word and (spelling in _WATCHED_WORDS or spelling.startswith(_ML_STARTS)))
+            or (kind is symbol and (spelling == "[" or spelling == "\\<proof>"))
+            or kind is verbatim or kind is cartouche or kind is formal]
 
 
 def normalize_statement(text: str) -> str:
@@ -144,24 +174,43 @@ class SoundnessGuard:
         self._allow_placeholders = allow_placeholders
 
     def check(self, raw_text: str) -> GuardResult:
+        too_large = self._too_large(raw_text)
+        if too_large is not None:
+            return GuardResult("", (), (too_large,))  # not read: the text itself stays with its caller
+        with reading(raw_text):
+            return self._check(raw_text)
+
+    def _too_large(self, text: str) -> Rejection | None:
+        limit = self._ctx.max_bytes
+        if limit is None or len(text) * 4 <= limit:  # a character is at most 4 bytes in UTF-8
+            return None
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+        if size <= limit:
+            return None
+        return Rejection(RejectionCode.TOO_LARGE, f"the text is {size:,} bytes, more than a proof may be "
+                                                  f"(isabelle.max_proof_bytes = {limit:,})")
+
+    def _check(self, raw_text: str) -> GuardResult:
         text = normalize_unicode(raw_text)
         try:
             tokens = tokenize(text)
         except LexError as exc:
             return GuardResult(text, (), (Rejection(RejectionCode.MALFORMED,
                                                     f"not well-formed Isabelle text: {describe_lex_error(text, exc)}",
-                                                    _line(text, exc.index)),))
+                                                    LineIndex(text).line(exc.index)),))
+        # the text is tokenized once; every rule below reads these tokens and lines
+        lines = LineIndex(text)
         rejections: list[Rejection] = []
-        body, body_offset = self._strip_header(text, tokens, rejections)
-        body_tokens = [t for t in tokens if t.start >= body_offset]
-        rejections.extend(self._token_rules(text, body_tokens))
-        body = self._strip_end(body, rejections, line_offset=_line(text, body_offset) - 1)
-        rejections.extend(self._command_rules(body, line_offset=_line(text, body_offset) - 1))
-        line_offset = _line(text, body_offset) - 1
-        blocks = (tuple(shift_block(b, line_offset) for b in split_blocks(body))
+        body_from = self._strip_header(text, tokens, lines, rejections)
+        body_tokens = tokens[body_from:]
+        body_start = body_tokens[0].start if body_tokens else len(text)
+        rejections.extend(self._token_rules(body_tokens, lines))
+        cmds, body_end = self._strip_end(text, commands(text, body_tokens, lines), rejections)
+        rejections.extend(self._command_rules(cmds))
+        blocks = (tuple(blocks_of(text, cmds))
                   if not any(r.code is RejectionCode.MALFORMED for r in rejections) else ())
         rejections.extend(self._block_rules(blocks))
-        return GuardResult(body.strip("\n"), blocks, tuple(_dedupe(rejections)))
+        return GuardResult(text[body_start:body_end].strip("\n"), blocks, tuple(_dedupe(rejections)))
 
     def check_preamble(self, raw_text: str) -> tuple[Rejection, ...]:
         """Rules that hold even for a problem's own preamble, where definitions are allowed:
@@ -171,20 +220,21 @@ class SoundnessGuard:
             tokens = tokenize(text)
         except LexError as exc:
             return (Rejection(RejectionCode.MALFORMED, f"not well-formed Isabelle text: {describe_lex_error(text, exc)}",
-                              _line(text, exc.index)),)
-        return tuple(_dedupe(self._token_rules(text, tokens)))
+                              LineIndex(text).line(exc.index)),)
+        return tuple(_dedupe(self._token_rules(tokens, LineIndex(text))))
 
     # ------------------------------------------------------------------ pieces
 
-    def _strip_header(self, text: str, tokens: Sequence[Token], out: list[Rejection]) -> tuple[str, int]:
-        first = next((t for t in tokens if not t.is_blank), None)
-        if first is None or first.text != "theory":
-            return text, 0
+    def _strip_header(self, text: str, tokens: Sequence[Token], lines: LineIndex, out: list[Rejection]) -> int:
+        """The index of the first token after the theory header (0 when there is none)."""
+        first = next(((i, t) for i, t in enumerate(tokens) if not t.is_blank), None)
+        if first is None or first[1].text != "theory":
+            return 0
         try:
-            header, end = parse_header(text)
+            header, body_from = header_of(tokens)
         except ValueError as exc:
             out.append(Rejection(RejectionCode.MALFORMED, f"broken theory header: {exc}", 1))
-            return text[first.end:], first.end
+            return first[0] + 1
         if self._ctx.imports:
             allowed = available_imports(self._ctx.imports)
             unknown = [_unquote(i) for i in header.imports if canonical_import(i) not in allowed]
@@ -193,62 +243,55 @@ class SoundnessGuard:
                                      f"the theory header imports {', '.join(unknown)}, which this session does "
                                      f"not provide; a header may import only what lego-prover loads: "
                                      f"{' '.join(_unquote(i) for i in self._ctx.imports)} (or less)",
-                                     _line(text, first.start)))
+                                     lines.line(first[1].start)))
         # whatever the header says, the checked theory gets our header
-        return text[end:], end
+        return body_from
 
-    def _strip_end(self, body: str, out: list[Rejection], *, line_offset: int) -> str:
-        try:
-            spans = command_spans(body)
-        except LexError:
-            return body
-        for span in spans:
+    def _strip_end(self, text: str, cmds: list[Command], out: list[Rejection]) -> tuple[list[Command], int]:
+        """The commands before ``end`` and where the body ends in ``text``."""
+        for k, cmd in enumerate(cmds):
+            span = cmd.span
             if span.command == "end":
-                after = body[span.end:]
-                if after.strip():
+                if text[span.end:].strip():
                     out.append(Rejection(RejectionCode.TEXT_AFTER_END,
-                                         "text after 'end' (a second theory or a hidden command)",
-                                         span.start_line + line_offset))
-                return body[:span.start]
-        return body
+                                         "text after 'end' (a second theory or a hidden command)", span.start_line))
+                return cmds[:k], span.start
+        return cmds, len(text)
 
-    def _token_rules(self, text: str, tokens: Sequence[Token]) -> list[Rejection]:
+    def _token_rules(self, tokens: Sequence[Token], lines: LineIndex) -> list[Rejection]:
         out: list[Rejection] = []
-        previous: Token | None = None
-        for tok in tokens:
-            line = _line(text, tok.start)
-            if tok.kind is TokenKind.WORD:
+        for i in _suspects(tokens):
+            tok = tokens[i]
+            kind = tok.kind
+            if kind is TokenKind.WORD:
                 word = tok.text
                 if word in FORBIDDEN_WORDS:
                     code = RejectionCode(FORBIDDEN_WORDS[word])
-                    out.append(Rejection(code, f"'{word}' is not allowed in a proof", line))
-                elif any(word == p or word.startswith(p + "_") for p in ML_PREFIXES):
-                    out.append(Rejection(RejectionCode.ML_CODE, f"'{word}' runs ML code", line))
-            elif tok.kind is TokenKind.SYMBOL:
+                    out.append(Rejection(code, f"'{word}' is not allowed in a proof", lines.line(tok.start)))
+                else:
+                    out.append(Rejection(RejectionCode.ML_CODE, f"'{word}' runs ML code", lines.line(tok.start)))
+            elif kind is TokenKind.SYMBOL:
                 if tok.text == "\\<proof>":
-                    out.append(Rejection(RejectionCode.SKIPPED_PROOF, "'\\<proof>' skips a proof", line))
-                if tok.text == "[" and previous is not None and previous.text == "[":
+                    out.append(Rejection(RejectionCode.SKIPPED_PROOF, "'\\<proof>' skips a proof", lines.line(tok.start)))
+                if tok.text == "[" and _previous_text(tokens, i) == "[":
                     out.append(Rejection(RejectionCode.CONFIG_ATTRIBUTE,
-                                         "'[[...]]' configuration options are not allowed (they can enable quick_and_dirty)", line))
-            elif tok.kind is TokenKind.VERBATIM:
-                out.append(Rejection(RejectionCode.ANTIQUOTATION, "verbatim text {* ... *} is not allowed", line))
-            elif tok.kind in (TokenKind.CARTOUCHE, TokenKind.FORMAL_COMMENT):
+                                         "'[[...]]' configuration options are not allowed (they can enable quick_and_dirty)",
+                                         lines.line(tok.start)))
+            elif kind is TokenKind.VERBATIM:
+                out.append(Rejection(RejectionCode.ANTIQUOTATION, "verbatim text {* ... *} is not allowed",
+                                     lines.line(tok.start)))
+            else:
                 bad = _antiquotation_in(tok.text)
                 if bad:
                     out.append(Rejection(RejectionCode.ANTIQUOTATION,
-                                         f"antiquotation '{bad}' inside a cartouche may run ML", line))
-            if not tok.is_blank:
-                previous = tok
+                                         f"antiquotation '{bad}' inside a cartouche may run ML", lines.line(tok.start)))
         return out
 
-    def _command_rules(self, body: str, *, line_offset: int) -> list[Rejection]:
+    def _command_rules(self, cmds: Sequence[Command]) -> list[Rejection]:
         out: list[Rejection] = []
-        try:
-            spans = command_spans(body)
-        except LexError:
-            return out
+        spans = [c.span for c in cmds]
         for span in spans:
-            line = span.start_line + line_offset
+            line = span.start_line
             cmd = span.command
             if cmd == "":
                 out.append(Rejection(RejectionCode.STRAY_TEXT,
@@ -267,7 +310,7 @@ class SoundnessGuard:
                                      line))
         if spans and spans[0].command in PROOF_COMMANDS:
             out.append(Rejection(RejectionCode.STRAY_TEXT,
-                                 f"proof command '{spans[0].command}' before any lemma", spans[0].start_line + line_offset))
+                                 f"proof command '{spans[0].command}' before any lemma", spans[0].start_line))
         return out
 
     def _block_rules(self, blocks: Sequence[Block]) -> list[Rejection]:

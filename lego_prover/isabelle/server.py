@@ -160,26 +160,30 @@ class IsabelleServer:
         return await IsabelleConnection.open(self.address.host, self.address.port, self.address.password,
                                              timeout_s=timeout_s)
 
-    async def stop(self, *, timeout_s: float = 20.0) -> None:
-        """Shut down a server we started: ``shutdown``, then end its whole process tree."""
+    async def stop(self, *, timeout_s: float = 20.0, interrupted: bool = False) -> None:
+        """Shut down a server we started: ``shutdown``, then end its whole process tree.
+
+        ``interrupted``: no ``shutdown`` request (a server busy building a heap may not act
+        on it for a long time); the reaper ends the tree at once.
+        """
         if self._process is None:
             return
         try:
-            if self._process.returncode is None:
+            if self._process.returncode is None and not interrupted:
                 with contextlib.suppress(Exception):
                     conn = await self.connect(timeout_s=5.0)
                     with contextlib.suppress(Exception):
                         await conn.command("shutdown", timeout_s=5.0)
                     await conn.close()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._process.wait(), timeout_s)
-                except TimeoutError:
-                    await _terminate(self._process)  # the reaper ends the tree on SIGTERM
+            await _terminate(self._process)  # the reaper ends the tree on SIGTERM
         finally:
-            if self._lifeline is not None:
+            if self._lifeline is not None:  # however stop ends, the reaper sees the lifeline close
                 with contextlib.suppress(OSError):
                     os.close(self._lifeline)
                 self._lifeline = None
+            _close_pipes(self._process)
 
 
 async def _terminate(proc: asyncio.subprocess.Process) -> None:
@@ -194,6 +198,19 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Close the pipes of a process that has exited, now, while the event loop still runs.
+
+    Left to the garbage collector after ``asyncio.run`` returned, the transport would try to
+    close itself on the closed loop ("Exception ignored ... Event loop is closed"), and
+    would kill a process still running. So only an exited process is closed here; one still
+    running (stop was cancelled) is left to the reaper, whose lifeline has been closed.
+    """
+    transport = getattr(proc, "_transport", None)  # asyncio keeps no public handle on it
+    if proc.returncode is not None and transport is not None:
+        transport.close()
 
 
 def process_tree_rss_bytes(pid: int) -> int:

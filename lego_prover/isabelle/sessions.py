@@ -33,11 +33,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
 from lego_prover.isabelle.client import ConnectionLost, IsabelleConnection, TaskReply, TaskTimeout
+from lego_prover.isabelle.heaplock import HeapLock
 from lego_prover.isabelle.server import (
     IsabelleServer,
     ServerAddress,
@@ -49,6 +48,7 @@ from lego_prover.isabelle.versions import is_session_listing, session_options
 log = logging.getLogger(__name__)
 
 ServerFactory = Callable[[], Awaitable[IsabelleServer]]
+_INTERRUPTS = (asyncio.CancelledError, KeyboardInterrupt)
 ProgressHandler = Callable[[str], None]
 
 
@@ -151,15 +151,12 @@ class SessionPool:
                 self._slots.put_nowait(worker)
 
     async def _build_heap(self) -> None:
-        """Build the session heap once; other lego-prover processes wait on the lock."""
+        """Build the session heap once; other lego-prover processes wait on the lock (``heaplock``)."""
         assert self._management is not None
-        self._lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self._lock_dir / f"build-{self.settings.session}.lock"))
-        try:
-            await asyncio.to_thread(lock.acquire, timeout=0)
-        except Timeout:
-            self._on_progress(f"waiting for another lego-prover to finish building {self.settings.session} ...")
-            await asyncio.to_thread(lock.acquire)
+        lock = HeapLock(self._lock_dir / f"build-{self.settings.session}.lock")
+        session = self.settings.session
+        await lock.acquire(on_wait=lambda pid: self._on_progress(
+            f"waiting for another lego-prover{f' (PID {pid})' if pid else ''} to finish building {session} ..."))
         try:
             self._on_progress(f"checking the {self.settings.session} heap (the first build takes a long time, once) ...")
 
@@ -203,31 +200,37 @@ class SessionPool:
         worker.checks = 0
         worker.retiring = False
 
-    async def close(self) -> None:
+    async def close(self, *, interrupted: bool = False) -> None:
+        """Stop the sessions and the server we own. ``interrupted`` (Ctrl-C) with a server we
+        own: no orderly session stops or shutdown request, which a busy server (a heap build)
+        may not answer for a long time; its process tree is ended at once. The sessions on a
+        server we only connect to are always stopped: they would outlive us there."""
         for task in list(self._background):
             task.cancel()
+        orderly = not (interrupted and self._server is not None and self._server.owned)
         for worker in self._workers:
-            with contextlib.suppress(Exception):
-                await worker.connection.run_task("session_stop", {"session_id": worker.session_id}, deadline_s=20)
+            if orderly:
+                with contextlib.suppress(Exception):
+                    await worker.connection.run_task("session_stop", {"session_id": worker.session_id}, deadline_s=20)
             await worker.connection.close()
         self._workers.clear()
         if self._management is not None:
             await self._management.close()
         if self._server is not None:
-            await self._server.stop()
+            await self._server.stop(interrupted=interrupted)
             self._server = None
 
     async def __aenter__(self) -> SessionPool:
         try:
             await self.start()
-        except BaseException:
-            await self.close()
+        except BaseException as exc:
+            await self.close(interrupted=isinstance(exc, _INTERRUPTS))
             raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await asyncio.shield(self.close())
+        await asyncio.shield(self.close(interrupted=isinstance(exc, _INTERRUPTS)))
 
     # ------------------------------------------------------------------ lending
 

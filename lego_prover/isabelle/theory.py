@@ -19,13 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 from lego_prover.isabelle.keywords import (
     COMMAND_WORDS,
     GOAL_COMMANDS,
     PROOF_COMMANDS,
 )
-from lego_prover.isabelle.lexer import Token, TokenKind, tokenize
+from lego_prover.isabelle.lexer import LineIndex, Token, TokenKind, reading, tokenize
 
 _PROOF_START = frozenset({"proof", "by", "apply", "using", "unfolding", "sorry", "oops", ".", "..",
                           "including", "supply", "subgoal", "sledgehammer", "done",
@@ -39,9 +40,11 @@ class BlockKind(Enum):
     OTHER = "other"            # declare, lemmas, diagnostics, anything else
 
 
-@dataclass(frozen=True)
-class Span:
-    """One command: its keyword and its text, with positions relative to its source."""
+class Span(NamedTuple):
+    """One command: its keyword and its text, with positions relative to its source.
+
+    A tuple: a large text has tens of thousands of commands, and tuples are cheap to make.
+    """
 
     command: str
     text: str
@@ -92,47 +95,58 @@ class ParsedTheory:
     text_after_end: str
 
 
-def _line_at(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
+class Command(NamedTuple):
+    """One command span with its tokens (positions and lines are those of the whole text)."""
+
+    span: Span
+    tokens: Sequence[Token]
 
 
-def command_spans(text: str, tokens: Sequence[Token] | None = None) -> list[Span]:
-    """Split text into command spans at every command keyword, as Isabelle does.
+def commands(text: str, tokens: Sequence[Token], lines: LineIndex) -> list[Command]:
+    """Split a run of ``text``'s tokens into commands at every command keyword, as Isabelle does.
 
-    Isabelle splits commands at keyword tokens whatever the parentheses, so we do too.
-    Text before the first command becomes a span with command ``""``.
+    ``tokens`` are ``tokenize(text)`` or a contiguous part of it (a body after its header);
+    ``lines`` is the line index of ``text``. One pass: the text is read once, whatever its
+    size. Isabelle splits commands at keyword tokens whatever the parentheses, so we do
+    too. Text before the first command becomes a command ``""``.
     """
-    toks = list(tokens) if tokens is not None else tokenize(text)
-    starts: list[int] = []
-    for i, tok in enumerate(toks):
-        if (tok.kind is TokenKind.WORD or tok.kind is TokenKind.SYMBOL) and tok.text in COMMAND_WORDS:
-            starts.append(i)
-    spans: list[Span] = []
-    bounds = ([0] if not starts or starts[0] != 0 else []) + starts
+    word, symbol, space = TokenKind.WORD, TokenKind.SYMBOL, TokenKind.SPACE
+    starts = [i for i, (kind, spelling, _, _) in enumerate(tokens)
+              if spelling in COMMAND_WORDS and (kind is word or kind is symbol)]
+    leading = bool(starts) and starts[0] == 0
+    bounds = ([] if leading else [0]) + starts
+    out: list[Command] = []
+    line = lines.line
     for j, first in enumerate(bounds):
-        last = bounds[j + 1] if j + 1 < len(bounds) else len(toks)
-        chunk = toks[first:last]
+        last = bounds[j + 1] if j + 1 < len(bounds) else len(tokens)
         # trailing blanks belong to nobody; keep spans tight for the source map
-        while chunk and chunk[-1].kind is TokenKind.SPACE:
-            chunk = chunk[:-1]
-        if not chunk:
+        while last > first and tokens[last - 1].kind is space:
+            last -= 1
+        if last == first:
             continue
-        lead = chunk[0]
-        command = lead.text if (j > 0 or (starts and starts[0] == 0)) else ""
+        chunk = tokens[first:last]
+        command = chunk[0].text if (j > 0 or leading) else ""
         if command == "" and all(t.is_blank for t in chunk):
             continue
         start, end = chunk[0].start, chunk[-1].end
-        spans.append(Span(command, text[start:end], start, end,
-                          _line_at(text, start), _line_at(text, end - 1 if end > start else start)))
-    return spans
+        span = Span(command, text[start:end], start, end, line(start), line(end - 1 if end > start else start))
+        out.append(Command(span, chunk))
+    return out
+
+
+def command_spans(text: str, tokens: Sequence[Token] | None = None) -> list[Span]:
+    """The command spans of ``text`` (see ``commands``); ``tokens``: ``tokenize(text)`` if given."""
+    toks = tokens if tokens is not None else tokenize(text)
+    return [c.span for c in commands(text, toks, LineIndex(text))]
 
 
 def _meaningful(tokens: Sequence[Token]) -> list[Token]:
-    return [t for t in tokens if not t.is_blank]
+    space, comment, formal = TokenKind.SPACE, TokenKind.COMMENT, TokenKind.FORMAL_COMMENT
+    return [t for t in tokens if t.kind is not space and t.kind is not comment and t.kind is not formal]
 
 
-def _block_name(command: str, tokens: Sequence[Token]) -> str | None:
-    toks = _meaningful(tokens)
+def _block_name(command: str, toks: Sequence[Token]) -> str | None:
+    """The name a block defines; ``toks``: its head's tokens without the blank ones."""
     if len(toks) < 2:
         return None
     cand = toks[1]
@@ -149,10 +163,9 @@ def _block_name(command: str, tokens: Sequence[Token]) -> str | None:
     return cand.text
 
 
-def _statement_text(text: str, tokens: Sequence[Token]) -> str:
-    """From the goal keyword to the end of the last token before the first proof command."""
-    toks = list(tokens)
-    meaningful = [t for t in toks if not t.is_blank]
+def _statement_text(text: str, meaningful: Sequence[Token]) -> str:
+    """From the goal keyword to the end of the last token before the first proof command
+    (``meaningful``: the head's tokens without the blank ones)."""
     end = meaningful[0].end
     for t in meaningful[1:]:
         if (t.kind is TokenKind.WORD or t.kind is TokenKind.SYMBOL) and t.text in _PROOF_START:
@@ -161,15 +174,15 @@ def _statement_text(text: str, tokens: Sequence[Token]) -> str:
     return text[meaningful[0].start:end]
 
 
-def _block_from_spans(source: str, spans: Sequence[Span]) -> Block:
-    head = spans[0]
-    start, end = head.start, spans[-1].end
+def _block_from_commands(source: str, group: Sequence[Command]) -> Block:
+    head = group[0].span
+    head_tokens = _meaningful(group[0].tokens)
+    start, end = head.start, group[-1].span.end
     text = source[start:end]
     command = head.command
-    head_tokens = tokenize(head.text)
     if command in GOAL_COMMANDS:
         kind = BlockKind.LEMMA
-        statement = _statement_text(head.text, head_tokens)
+        statement = _statement_text(source, head_tokens)
     elif command in _DEFINING:
         kind = BlockKind.DEFINITION
         statement = ""
@@ -180,9 +193,9 @@ def _block_from_spans(source: str, spans: Sequence[Span]) -> Block:
     rebased = tuple(
         Span(s.command, s.text, s.start - start, s.end - start,
              s.start_line - head.start_line + 1, s.end_line - head.start_line + 1)
-        for s in spans
+        for s in (c.span for c in group)
     )
-    return Block(kind, command, name, text, statement, head.start_line, spans[-1].end_line, rebased)
+    return Block(kind, command, name, text, statement, head.start_line, group[-1].span.end_line, rebased)
 
 
 _DEFINING = frozenset({
@@ -192,29 +205,37 @@ _DEFINING = frozenset({
 })
 
 
+def blocks_of(source: str, cmds: Sequence[Command]) -> list[Block]:
+    """Group commands into blocks: a top-level command + the proof commands after it."""
+    groups: list[list[Command]] = []
+    for cmd in cmds:
+        if cmd.span.command in PROOF_COMMANDS and groups:
+            groups[-1].append(cmd)
+        else:
+            groups.append([cmd])
+    return [_block_from_commands(source, group) for group in groups]
+
+
 def split_blocks(text: str) -> list[Block]:
     """Split a theory body (no header) into blocks: a top-level command + its proof."""
-    spans = command_spans(text)
-    blocks: list[list[Span]] = []
-    for span in spans:
-        if span.command in PROOF_COMMANDS and blocks:
-            blocks[-1].append(span)
-        else:
-            blocks.append([span])
-    return [_block_from_spans(text, group) for group in blocks]
+    return blocks_of(text, commands(text, tokenize(text), LineIndex(text)))
 
 
-def parse_header(text: str) -> tuple[TheoryHeader, int]:
-    """Parse ``theory NAME imports ... begin``; returns the header and the index after ``begin``."""
-    toks = _meaningful(tokenize(text))
-    if len(toks) < 2 or toks[0].text != "theory":
+def header_of(tokens: Sequence[Token]) -> tuple[TheoryHeader, int]:
+    """Parse ``theory NAME imports ... begin`` from a text's tokens.
+
+    Returns the header and the index of the first token after ``begin``.
+    """
+    meaningful = ((i, t) for i, t in enumerate(tokens) if not t.is_blank)
+    first, second = next(meaningful, None), next(meaningful, None)
+    if first is None or second is None or first[1].text != "theory":
         raise ValueError("theory text does not start with 'theory NAME'")
-    name = toks[1].text
+    name = second[1].text
     imports: list[str] = []
     mode = ""
-    for tok in toks[2:]:
+    for i, tok in meaningful:
         if tok.text == "begin":
-            return TheoryHeader(name, imports), tok.end
+            return TheoryHeader(name, imports), i + 1
         if tok.text in ("imports", "keywords", "abbrevs"):
             mode = tok.text
             continue
@@ -223,43 +244,47 @@ def parse_header(text: str) -> tuple[TheoryHeader, int]:
     raise ValueError("theory header has no 'begin'")
 
 
+def parse_header(text: str) -> tuple[TheoryHeader, int]:
+    """Parse ``theory NAME imports ... begin``; returns the header and the index after ``begin``."""
+    tokens = tokenize(text)
+    header, after = header_of(tokens)
+    return header, tokens[after - 1].end
+
+
 def parse_theory(text: str) -> ParsedTheory:
-    """Parse a whole theory (or a bare body): header, blocks, and what follows ``end``."""
-    stripped = _strip_leading_blanks(text)
+    """Parse a whole theory (or a bare body): header, blocks, and what follows ``end``.
+
+    The text is tokenized once; every line number is a line of ``text``.
+    """
+    with reading(text):
+        return _parse_theory(text)
+
+
+def _parse_theory(text: str) -> ParsedTheory:
+    tokens = tokenize(text)
+    lines = LineIndex(text)
+    first = next((t for t in tokens if not t.is_blank), None)
     header: TheoryHeader | None = None
     header_text = ""
-    body_start = 0
-    if stripped.startswith("theory"):
-        header, body_start = parse_header(text)
-        header_text = text[len(text) - len(stripped):body_start]  # leading comments dropped
-    body = text[body_start:]
+    body_from = 0
+    if first is not None and text.startswith("theory", first.start):
+        header, body_from = header_of(tokens)
+        header_text = text[first.start:tokens[body_from - 1].end]  # leading comments dropped
+    cmds = commands(text, tokens[body_from:], lines)
     has_end = False
     after = ""
     if header is not None:
-        for span in command_spans(body):
-            if span.command == "end":
+        for k, cmd in enumerate(cmds):
+            if cmd.span.command == "end":
                 has_end = True
-                after = body[span.start + len("end"):]
-                body = body[:span.start]
+                after = text[cmd.span.start + len("end"):]
+                cmds = cmds[:k]
                 break
-    line_offset = _line_at(text, body_start) - 1
-    blocks = tuple(_shift(b, line_offset) for b in split_blocks(body))
-    return ParsedTheory(header, header_text, blocks, has_end, after.strip())
-
-
-def _strip_leading_blanks(text: str) -> str:
-    for tok in tokenize(text):
-        if not tok.is_blank:
-            return text[tok.start:]
-    return ""
+    return ParsedTheory(header, header_text, tuple(blocks_of(text, cmds)), has_end, after.strip())
 
 
 def shift_block(block: Block, lines: int) -> Block:
     """The block with its line numbers moved down by ``lines`` (to the coordinates of a larger text)."""
-    return _shift(block, lines)
-
-
-def _shift(block: Block, lines: int) -> Block:
     if not lines:
         return block
     return Block(block.kind, block.command, block.name, block.text, block.statement,
@@ -342,14 +367,21 @@ def assemble_theory(
     """
     parts: list[str] = [header.render(), ""]
     mapped: list[MappedBlock] = []
+    # length and newlines of "\n".join(parts) so far, kept as parts are added (joining
+    # and counting the whole text for every block made assembly quadratic)
+    length, newlines = len(parts[0]) + 1, parts[0].count("\n") + 1
+
+    def append(part: str) -> None:
+        nonlocal length, newlines
+        parts.append(part)
+        length += 1 + len(part)
+        newlines += 1 + part.count("\n")
 
     def add(text: str, *, name: str | None, kind: BlockKind, origin: str, spans: Sequence[Span],
             source_line: int | None = None) -> None:
         # every piece starts on its own line, separated by one blank line
-        parts.append(text)
-        assembled_so_far = "\n".join(parts)
-        start = len(assembled_so_far) - len(text)
-        start_line = assembled_so_far.count("\n", 0, start) + 1
+        start, start_line = length + 1, newlines + 2
+        append(text)
         end_line = start_line + text.count("\n")
         steps = tuple(
             Span(s.command, s.text, start + s.start, start + s.end,
@@ -358,7 +390,7 @@ def assemble_theory(
         )
         mapped.append(MappedBlock(len(mapped), name, kind, origin, start_line, end_line,
                                   start, start + len(text), steps, source_line))
-        parts.append("")
+        append("")
 
     if preamble.strip():
         for block in split_blocks(preamble.strip()):

@@ -114,6 +114,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 async def import_jsonl(library: SkillLibrary, path: Path, checker: CheckerProtocol, *, imports: Sequence[str],
                        trust_records: bool = False, isabelle: str = "", session: str = "",
+                       max_proof_bytes: int | None = None,
                        on_progress: Callable[[str], None] | None = None) -> ImportReport:
     report = ImportReport()
     for row in read_jsonl(path):
@@ -123,7 +124,8 @@ async def import_jsonl(library: SkillLibrary, path: Path, checker: CheckerProtoc
         try:
             if trust_records:
                 # a trusted record skips Isabelle, never the soundness guard: the file is untrusted text
-                guard = SoundnessGuard(GuardContext(None, None, tuple(imports)), allow_placeholders=False)
+                guard = SoundnessGuard(GuardContext(None, None, tuple(imports), max_bytes=max_proof_bytes),
+                                       allow_placeholders=False)
                 text = str((row.get("verification") or {}).get("text", ""))
                 rejected = guard.check(text).rejections
                 if rejected:

@@ -78,6 +78,9 @@ class Script:
     queue: deque[Outcome] = field(default_factory=deque)
     default: Outcome | None = None
     session_build_fails: bool = False
+    # a heap build that never ends, not even when cancelled; while it runs, the server
+    # acknowledges `shutdown` but does not act on it (what made Ctrl-C during a build slow)
+    session_build_hangs: bool = False
     build_notes: list[str] = field(default_factory=list)   # messages sent before 'Building ...'
 
     def pick(self, text: str) -> Outcome:
@@ -113,6 +116,7 @@ class _State:
         self.runaway_sessions: set[str] = set()     # sessions a scripted runaway tactic still occupies
         self.broken = ""                            # set by a `break` outcome: every later check fails so
         self.shutdown_requested = threading.Event()
+        self.builds_running = 0
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -221,6 +225,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def cmd_shutdown(self, arg: Any) -> None:
         self.send("OK")
+        if self.state.builds_running:
+            return
         self.state.shutdown_requested.set()
         threading.Thread(target=self.server.die, daemon=True).start()
 
@@ -234,7 +240,11 @@ class _Handler(socketserver.StreamRequestHandler):
         for note in self.state.script.build_notes:
             self.send("NOTE " + json.dumps({"kind": "writeln", "message": note, "task": task}))
         self.send("NOTE " + json.dumps({"kind": "writeln", "message": f"Building {arg.get('session')} ...", "task": task}))
-        if self.state.script.session_build_fails:
+        if self.state.script.session_build_hangs:
+            with self.state.lock:
+                self.state.builds_running += 1
+            threading.Event().wait()
+        elif self.state.script.session_build_fails:
             self.finish_task(task, {"kind": "error", "message": "Session build failed", "ok": False, "return_code": 1}, ok=False)
         else:
             self.finish_task(task, {"ok": True, "return_code": 0, "sessions": [{"session": arg.get("session"), "ok": True}]})

@@ -6,7 +6,8 @@ its own (``setsid``), as Isabelle does for each ML process. The JVM serves the
 protocol-level fake server (``fake_isabelle.py``), which replays scripted replies and never
 judges a proof. Nothing here can be selected by a user setting.
 
-Also answers ``isabelle version`` (``$FAKE_ISABELLE_VERSION``, default ``Isabelle2020``)
+``FAKE_ISABELLE_BUILD=hang``: its ``session_build`` never ends, and the server does not shut
+down on request while it runs (a long heap build). Also answers ``isabelle version`` (``$FAKE_ISABELLE_VERSION``, default ``Isabelle2020``)
 and ``isabelle getenv [-b] NAME...`` (from the JSON object in ``$FAKE_ISABELLE_ENV``).
 """
 
@@ -51,7 +52,8 @@ def jvm_main() -> int:
 
     poly = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(60)"],
                             start_new_session=True)
-    fake = FakeIsabelleServer(Script(default=replies.verified())).start()
+    script = Script(default=replies.verified(), session_build_hangs=os.environ.get("FAKE_ISABELLE_BUILD") == "hang")
+    fake = FakeIsabelleServer(script).start()
     print(fake.banner, flush=True)
 
     def stop(*_: object) -> None:
