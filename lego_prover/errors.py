@@ -37,6 +37,16 @@ class LLMError(LegoProverError):
     """The LLM endpoint refused a request in a way retries cannot fix."""
 
 
+class LLMRequestRefusedError(ConfigError):
+    """The endpoint refused a parameter we sent (HTTP 400 naming it): a setting to change, not a dead
+    service. It stops the run at once (exit code 2) and is never retried; ``setting`` says what fixes it."""
+
+    def __init__(self, message: str, *, parameter: str, setting: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.setting = setting
+
+
 class ServiceError(LegoProverError):
     """A service (the LLM endpoint or Isabelle) failed: not the proof's fault.
 
