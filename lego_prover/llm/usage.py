@@ -142,15 +142,32 @@ class UsageTracker:
 class CallUsage(Protocol):
     """What a stored call record tells about its usage (``LLMCallRecord``)."""
 
-    component: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    reasoning_tokens: int
-    cached_tokens: int
-    cached: bool
-    cost_usd: float | None
-    reasoning: str
+    @property
+    def component(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def prompt_tokens(self) -> int: ...
+
+    @property
+    def completion_tokens(self) -> int: ...
+
+    @property
+    def reasoning_tokens(self) -> int: ...
+
+    @property
+    def cached_tokens(self) -> int: ...
+
+    @property
+    def cached(self) -> bool: ...
+
+    @property
+    def cost_usd(self) -> float | None: ...
+
+    @property
+    def reasoning(self) -> str: ...
 
 
 UNRECORDED = "(not recorded)"   # calls stored before records named their model
@@ -162,7 +179,9 @@ def usage_table(calls: Iterable[CallUsage]) -> dict[str, Any]:
     total = Tally()
     by: dict[str, dict[str, Tally]] = {"by_component": defaultdict(Tally), "by_role": defaultdict(Tally),
                                        "by_model": defaultdict(Tally)}
+    models_by_role: dict[str, set[str]] = defaultdict(set)
     for c in calls:
+        models_by_role[role_of(c.component)].add(c.model or UNRECORDED)
         usage = Usage(c.prompt_tokens, c.completion_tokens, c.reasoning_tokens, c.cached_tokens)
         # a call stored before records named their model has no cost of its own (its attempt has
         # the cost): it is not unpriced, and the report shows no cost for UNRECORDED
@@ -174,4 +193,5 @@ def usage_table(calls: Iterable[CallUsage]) -> dict[str, Any]:
     for name, tallies in by.items():
         table[name] = {k: v.as_dict() for k, v in sorted(tallies.items())}
     table["unpriced_models"] = sorted(m for m, t in by["by_model"].items() if t.unpriced_calls)
+    table["models_by_role"] = {role: sorted(models) for role, models in sorted(models_by_role.items())}
     return table
