@@ -177,6 +177,7 @@ class OpenAIChat:
         self._switched = False
         self._temperature = sends_temperature(settings)
         self.requests = 0
+        self.last_usage_report: dict[str, Any] = {}   # the endpoint's usage object of the last reply, as sent
         self.notes: list[str] = []        # what was adapted during the run, each said once
         if not self._temperature and settings.send_temperature is None:
             self._note(f"model {settings.model!r} takes only its default temperature: lego-prover sends none "
@@ -252,11 +253,14 @@ class OpenAIChat:
     async def _request(self, messages: Sequence[ChatMessage], n: int, temperature: float, max_tokens: int,
                        stop: Sequence[str] | None, component: str, problem: str) -> list[Completion]:
         self._tracker.reserve()
-        while True:
+        for resend in range(3):
             try:
                 response = await self._send(messages, self.request_parameters(n, temperature, max_tokens, stop))
             except openai.BadRequestError as exc:
                 param, code = refused_parameter(exc)
+                if (param in TOKEN_PARAMETERS and code == "unsupported_parameter" and param != self._token_parameter
+                        and resend < 2):
+                    continue   # a request sent before another one switched the name: send it again
                 if param == self._token_parameter and code == "unsupported_parameter" and not self._switched:
                     # same meaning, other name: switch for the rest of the run
                     self._switched = True
@@ -267,6 +271,7 @@ class OpenAIChat:
                     continue
                 raise self._refusal(exc, param, code) from exc
             return self._completions(response, component, problem)
+        raise AssertionError("unreachable: the last resend returns or raises")
 
     def _refusal(self, exc: openai.BadRequestError, param: str, code: str) -> LegoProverError:
         """A 400: a parameter we sent that the model refuses (a setting to change), or a bad request."""
@@ -334,7 +339,9 @@ class OpenAIChat:
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     def _completions(self, response: Any, component: str, problem: str) -> list[Completion]:
-        usage = read_usage(response.usage)
+        raw = response.usage
+        self.last_usage_report = raw.model_dump(exclude_none=True) if hasattr(raw, "model_dump") else {}
+        usage = read_usage(raw)
         choices = list(response.choices or [])
         parts = max(1, len(choices))
         completion_shares = _shares(usage.completion_tokens, parts)
