@@ -276,7 +276,8 @@ class OpenAIChat:
     def _refusal(self, exc: openai.BadRequestError, param: str, code: str) -> LegoProverError:
         """A 400: a parameter we sent that the model refuses (a setting to change), or a bad request."""
         settings = self._settings
-        detail = " ".join((exc.message or "").split())[:200]
+        body = exc.body if isinstance(exc.body, dict) else {}
+        detail = " ".join(str(body.get("message") or exc.message or "").split())[:200]
         fixes = {
             "temperature": f"set {self._setting('send_temperature')} = false (the model takes only its default)",
             "reasoning_effort": f"unset {self._setting('reasoning_effort')}, or give a value this model accepts",

@@ -67,6 +67,12 @@ class RoleRouter:
     def for_component(self, component: str) -> LLM:
         return self._by_role.get(role_of(component), self._main)
 
+    @property
+    def notes(self) -> list[str]:
+        """What each model's client adapted during the run (``OpenAIChat.notes``), each once."""
+        clients = [self._main, *self._by_role.values()]
+        return list(dict.fromkeys(n for c in clients for n in getattr(c, "notes", [])))
+
     def models(self) -> dict[str, str]:
         """Role -> model, for every role (the main model where a role has none of its own)."""
         return {role: self._by_role.get(role, self._main).model for role in ROLES}

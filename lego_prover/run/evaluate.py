@@ -208,6 +208,8 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
                             sources=sources, evolver_steps=store.evolver_steps)
         summary["method"] = settings.prover.method
         summary["isabelle_cpu_s"] = cpu.spent()
+        # what the LLM client adapted (a refused output-limit name switched, no temperature sent)
+        summary["llm_notes"] = list(getattr(services.llm, "notes", []))
         store.write_summary(summary)
         return summary
 

@@ -140,6 +140,7 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
                   f"(isabelle.trusted_oracles): {', '.join(trusting)}. Isabelle did not prove them from "
                   "first principles alone.", ""]
     lines += _cost_warnings(summary)
+    lines += [f"- LLM: {note}" for note in summary.get("llm_notes") or []]
     lines += _hammer_lines(summary)
     if summary.get("stopped_by_budget"):
         lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
@@ -353,6 +354,7 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     summary["stopped_by_budget"] = stored.get("stopped_by_budget")
     summary["isabelle_cpu_s"] = stored.get("isabelle_cpu_s")
     summary["stopped_by_service"] = stored.get("stopped_by_service")
+    summary["llm_notes"] = stored.get("llm_notes") or []
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
     html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")
