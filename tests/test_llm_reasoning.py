@@ -31,6 +31,7 @@ The shapes are taken from the providers' published references, not from memory:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +49,10 @@ from lego_prover.llm.probe import describe, probe_models
 from lego_prover.llm.reasoning import split_reasoning
 from lego_prover.llm.roles import RoleRouter, role_of
 from lego_prover.llm.usage import UsageTracker, usage_table
-from lego_prover.prover.attempt import LLMCallRecord
+from lego_prover.problems import Problem
+from lego_prover.prover.attempt import AttemptRecord, LLMCallRecord
+from lego_prover.run.scheduler import Scheduler
+from lego_prover.run.store import RunStore
 from tests.fakes.openai_server import (
     CACHED,
     COMPLETION,
@@ -338,3 +342,51 @@ def test_the_probe_asks_each_distinct_model_once() -> None:
         reports = probe_models(settings)
     assert [(r.model, r.roles) for r in reports] == [("cheap", ("main",)), ("qwen3", ("formalizer", "feedback"))]
     assert reports[1].reasoning_seen.startswith("yes: ") and len(local.requests) == 1
+
+
+# ----------------------------------------------------------------------------- a refusal stops the scheduler
+
+
+def _record(problem: str, attempt: int) -> AttemptRecord:
+    return AttemptRecord(problem, attempt, False, "human", "tactic", "", "", "", [], [], [], [], [], 0, 0, [], [],
+                         0, 0, 0.0, 0.0, 0.0, 0.0, "", "", "t", "t")
+
+
+REFUSED = LLMRequestRefusedError("the LLM endpoint refused the parameter 'temperature'; set llm.send_temperature = "
+                                 "false", parameter="temperature", setting="llm.send_temperature = false")
+
+
+async def test_a_refusal_in_an_attempt_stops_the_scheduler_and_records_nothing_for_it(tmp_path: Path) -> None:
+    store = RunStore.open(tmp_path / "run", {"kind": "eval"}, {}, resume=False)
+    started: list[tuple[str, int]] = []
+
+    async def attempt(problem: Problem, index: int) -> AttemptRecord:
+        started.append((problem.name, index))
+        if problem.name == "b":
+            raise REFUSED
+        await asyncio.sleep(0.05)
+        return _record(problem.name, index)
+
+    problems = [Problem("a", "x"), Problem("b", "y"), Problem("c", "z")]
+    with pytest.raises(LLMRequestRefusedError, match=r"llm\.send_temperature"):
+        await Scheduler(attempt, store, attempts=5, concurrency=2).run(problems)
+    assert len(started) <= 3 and ("b", 0) in started, "no attempt after the refusal but those in flight"
+    assert all(r.problem != "b" for r in store.records)
+
+
+async def test_a_refusal_in_an_evolver_beside_the_provers_stops_new_attempts(tmp_path: Path) -> None:
+    store = RunStore.open(tmp_path / "run", {"kind": "eval"}, {}, resume=False)
+    started: list[int] = []
+
+    async def attempt(problem: Problem, index: int) -> AttemptRecord:
+        started.append(index)
+        await asyncio.sleep(0.02)
+        return _record(problem.name, index)
+
+    async def evolver() -> None:
+        await asyncio.sleep(0.03)
+        raise REFUSED
+
+    with pytest.raises(LLMRequestRefusedError):
+        await Scheduler(attempt, store, attempts=100, concurrency=1).run([Problem("a", "x")], extra=[evolver])
+    assert len(started) < 10, "the provers stopped soon after the evolver's refusal"
