@@ -248,3 +248,20 @@ def test_a_model_without_a_price_is_named_not_counted_free_and_refused_under_a_c
     md = (workspace / "cmp" / "compare.md").read_text()
     assert "no price is known for mystery (in mystery)" in md and "matched by tokens only" in md
     assert "At the spend of **" in md and "($" not in md.split("## Cost-matched pass rates")[1].split("##")[0]
+
+
+def test_evolve_stops_at_once_on_a_refused_parameter_too(
+        workspace: Path, fake_server: FakeIsabelleServer, llm_server: Callable[..., FakeOpenAIServer]) -> None:
+    from lego_prover.config import SkillSettings
+    from lego_prover.skills.library import SkillLibrary
+
+    with SkillLibrary.open(SkillSettings(db_path=workspace / "skills_db")) as library:
+        library.add_requests(['lemma wanted: "(2::nat) + 2 = 4"'], "p_solved")
+    server = llm_server("openai_reasoning")
+    configure(workspace, fake_server, f'base_url = "{server.base_url}"\nmodel = "o4-mini"\n'
+                                      '[llm.roles.request_solver]\nsend_temperature = true\n')
+    result = runner.invoke(app, ["evolve", "--steps", "10", "--problems-file", "problems.jsonl", "--run-dir", "evo"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "set llm.roles.request_solver.send_temperature = false" in errors[0]
+    assert len(server.requests) <= 2, "evolver.concurrency steps in flight, no retries, no further steps"
