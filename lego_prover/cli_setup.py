@@ -19,22 +19,25 @@ from lego_prover.errors import (
 
 def doctor(
     ray: Annotated[str | None, typer.Option("--ray", help="Check every node of this Ray cluster (auto or ADDRESS) for Isabelle, heap and check slots.")] = None,
+    llm: Annotated[bool, typer.Option("--llm", help="Also send one tiny real request (at most 64 completion tokens, billed) to each configured model: parameters accepted, reasoning, usage report.")] = False,
 ) -> None:
     """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
 
     Each missing thing comes with its fix. Reads only: it creates nothing. Exit code 0
     when everything is in place, 1 otherwise. With --ray, every node of the cluster too.
+    Without --llm no chat request is sent.
 
-    Example:
+    Examples:
 
         lego-prover doctor
+        lego-prover doctor --llm
     """
 
     def body() -> None:
         from lego_prover.doctor import run_doctor
         from lego_prover.render import print_findings
 
-        findings = run_doctor(cli_settings({"run.ray_address": ray}))
+        findings = run_doctor(cli_settings({"run.ray_address": ray}), llm_request=llm)
         print_findings(out, findings)
         raise typer.Exit(0 if all(f.ok for f in findings) else 1)
 

@@ -101,7 +101,29 @@ class IsabelleSettings(_Section):
 
 class Price(_Section):
     input_per_mtok: float = Field(0.0, ge=0, description="USD per million prompt tokens")
-    output_per_mtok: float = Field(0.0, ge=0, description="USD per million completion tokens")
+    output_per_mtok: float = Field(0.0, ge=0, description="USD per million completion tokens (reasoning tokens included)")
+    cached_input_per_mtok: float | None = Field(None, ge=0, description="USD per million cached prompt tokens; unset = the input price")
+
+
+# The parts of an attempt and of the evolver that each may have a model of their own.
+ROLES = ("informal_solver", "decomposer", "formalizer", "feedback", "evolver", "request_solver")
+Role = Literal["informal_solver", "decomposer", "formalizer", "feedback", "evolver", "request_solver"]
+TokenParameter = Literal["auto", "max_tokens", "max_completion_tokens"]
+
+
+class RoleLLMSettings(_Section):
+    """One role's model; every key left unset is the main [llm] one."""
+
+    model: str | None = Field(None, examples=["gpt-5-mini"])
+    base_url: str | None = Field(None, examples=["https://api.deepseek.com"], description="unset = llm.base_url")
+    api_key_env: str | None = Field(None, examples=["DEEPSEEK_API_KEY"], description="unset = llm.api_key_env")
+    concurrency: int | None = Field(None, ge=1, description="requests in flight to this role's endpoint; unset = llm.concurrency")
+    token_parameter: TokenParameter | None = None
+    send_temperature: bool | None = None
+    reasoning_effort: str | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class LLMSettings(_Section):
@@ -116,11 +138,12 @@ class LLMSettings(_Section):
     supports_n: bool | None = Field(None, examples=[False], description="unset = detect; false = one request per sample")
     cache: bool = True
     cache_path: Path = Field(default_factory=lambda: _default_cache_dir() / "llm-cache.sqlite")
-    prices: dict[str, Price] = Field(default_factory=lambda: {
-        "gpt-4o-mini": Price(input_per_mtok=0.15, output_per_mtok=0.60),
-        "gpt-4o": Price(input_per_mtok=2.50, output_per_mtok=10.0),
-        "gpt-3.5-turbo": Price(input_per_mtok=0.50, output_per_mtok=1.50),
-    })
+    token_parameter: TokenParameter = Field("auto", description="the output limit's name: auto = max_completion_tokens for OpenAI's API and its o-series/GPT-5 names, else max_tokens")
+    send_temperature: bool | None = Field(None, examples=[False], description="unset = not for the o-series and GPT-5 (they take only their default), else yes")
+    reasoning_effort: str | None = Field(None, examples=["low"], description="passed as reasoning_effort (none, minimal, low, medium, high, ...); unset = not sent")
+    keep_reasoning: bool = Field(True, description="store the model's reasoning text in the attempt record (it never reaches extraction or the guard)")
+    prices: dict[str, Price] = Field(default_factory=dict, description="USD per million tokens by model; added to (and over) the built-in table of lego_prover/llm/prices.py")
+    roles: dict[Role, RoleLLMSettings] = Field(default_factory=dict, description="a model, endpoint or key for one role; unset keys are the main ones")
     local_model: str | None = Field(None, examples=["/models/qwen2.5-7b-instruct-q4_k_m.gguf"], description="GGUF file or HF model that eval starts locally")
     local_backend: Literal["auto", "llama_cpp", "vllm", "transformers"] = "auto"
     local_port: int = Field(0, ge=0, description="0 = a free port")
@@ -154,7 +177,7 @@ class ProverSettings(_Section):
     formalizer_examples: int = Field(2, ge=0)
     statement_reprompts: int = Field(3, ge=0)
     feedback_rounds: int = Field(1, ge=0)
-    max_tokens: int = Field(2048, ge=1)
+    max_tokens: int = Field(2048, ge=1, description="output limit per call, reasoning included (raise it for reasoning models)")
     order: Literal["name", "informal_length"] = "informal_length"
 
 
@@ -165,7 +188,7 @@ class EvolverSettings(_Section):
     targets: int = Field(3, ge=0, description="similar problems/requests shown as targets")
     examples: int = Field(3, ge=0, description="similar skills shown to the request solver")
     temperature: float = Field(0.7, ge=0)
-    max_tokens: int = Field(2048, ge=1)
+    max_tokens: int = Field(2048, ge=1, description="output limit per call, reasoning included (raise it for reasoning models)")
 
 
 class HammerSettings(_Section):
@@ -176,8 +199,8 @@ class HammerSettings(_Section):
 
 
 class BudgetSettings(_Section):
-    max_tokens: int | None = Field(None, ge=1, examples=[5_000_000], description="tokens (prompt + completion) for the run")
-    max_cost_usd: float | None = Field(None, gt=0, examples=[20.0], description="USD for the run (llm.prices)")
+    max_tokens: int | None = Field(None, ge=1, examples=[5_000_000], description="tokens (prompt + completion, reasoning included) for the run")
+    max_cost_usd: float | None = Field(None, gt=0, examples=[20.0], description="USD for the run (cached prompt tokens at the cached rate; every model needs a price)")
     max_calls: int | None = Field(None, ge=1, examples=[10_000], description="LLM requests for the run")
     max_wall_s: float | None = Field(None, gt=0, examples=[36_000.0], description="seconds of wall time")
 

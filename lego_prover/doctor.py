@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lego_prover import __version__
-from lego_prover.config import Settings
+from lego_prover.config import LLMSettings, Settings
 from lego_prover.errors import LegoProverError
 
 
@@ -132,20 +132,40 @@ def check_embedding(settings: Settings) -> list[Finding]:
 
 
 def check_llm(settings: Settings) -> list[Finding]:
-    from lego_prover.llm.openai_chat import probe_endpoint
+    """The main endpoint (or local model), and each role's own endpoint and key."""
+    from lego_prover.llm.roles import role_settings
 
     llm = settings.llm
-    if llm.local_model:
-        return check_local_model(settings)
+    findings = check_local_model(settings) if llm.local_model else _check_endpoint(llm, "")
+    for role, entry in llm.roles.items():
+        own = entry.overrides()
+        if own.keys() & {"base_url", "api_key_env", "model"} and not (llm.local_model and "base_url" not in own):
+            findings += _check_endpoint(role_settings(llm, str(role)), f" ({role})")
+    return findings
+
+
+def _check_endpoint(llm: LLMSettings, label: str) -> list[Finding]:
+    from lego_prover.llm.openai_chat import probe_endpoint
+
     where = llm.base_url or "api.openai.com"
     key_set = bool(os.environ.get(llm.api_key_env))
-    findings = [Finding("LLM API key", key_set or bool(llm.base_url),
+    findings = [Finding(f"LLM API key{label}", key_set or bool(llm.base_url),
                         f"${llm.api_key_env} is {'set' if key_set else 'not set'}",
                         "" if key_set or llm.base_url else f"export {llm.api_key_env}=... (never put keys in the config file)")]
     ok, detail = probe_endpoint(llm)
-    findings.append(Finding(f"LLM endpoint {where}", ok, detail,
+    findings.append(Finding(f"LLM endpoint {where}{label}", ok, detail,
                             "" if ok else "check llm.base_url / llm.model, or point llm.base_url at a local OpenAI-compatible server (vLLM, llama.cpp)"))
     return findings
+
+
+def check_llm_request(settings: Settings) -> list[Finding]:
+    """``doctor --llm``: one tiny real request per configured model (``llm/probe.py``)."""
+    from lego_prover.llm.probe import describe, probe_models
+
+    if settings.llm.local_model and not settings.llm.roles:
+        return [Finding("LLM request", True, "not sent: llm.local_model is started by the run itself; serve it with "
+                        "'lego-prover serve-model' and point llm.base_url at it to probe it")]
+    return [Finding(*line) for report in probe_models(settings) for line in describe(report)]
 
 
 def check_local_model(settings: Settings) -> list[Finding]:
@@ -222,11 +242,15 @@ def _actors_for(cpus: int, settings: Settings) -> int:
     return len(plan_actors([{"NodeID": "n", "Alive": True, "Resources": {"CPU": cpus}}], settings.run.ray_actor_cpus))
 
 
-def run_doctor(settings: Settings) -> list[Finding]:
+def run_doctor(settings: Settings, *, llm_request: bool = False) -> list[Finding]:
+    """Every check; ``llm_request``: also one tiny real request to each configured model."""
     findings: list[Finding] = []
     # on a cluster the driver checks nothing itself: Isabelle matters on the nodes
     isabelle = check_cluster if settings.run.ray_address else check_isabelle
-    for check in (isabelle, check_embedding, check_llm, check_library):
+    checks = [isabelle, check_embedding, check_llm, check_library]
+    if llm_request:
+        checks.append(check_llm_request)
+    for check in checks:
         try:
             findings.extend(check(settings))
         except Exception as exc:  # doctor reports; it never crashes on one broken probe

@@ -6,6 +6,10 @@ with ``--debug``.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound=BaseException)
+
 
 class LegoProverError(Exception):
     """An error a user can fix; the message says how."""
@@ -35,6 +39,16 @@ class IsabelleServerError(LegoProverError):
 
 class LLMError(LegoProverError):
     """The LLM endpoint refused a request in a way retries cannot fix."""
+
+
+class LLMRequestRefusedError(ConfigError):
+    """The endpoint refused a parameter we sent (HTTP 400 naming it): a setting to change, not a dead
+    service. It stops the run at once (exit code 2) and is never retried; ``setting`` says what fixes it."""
+
+    def __init__(self, message: str, *, parameter: str, setting: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.setting = setting
 
 
 class ServiceError(LegoProverError):
@@ -73,3 +87,15 @@ class BudgetExhausted(LegoProverError):
 
 class MissingExtraError(LegoProverError):
     """An optional extra is needed; the message names the pip install to run."""
+
+
+def first_in_group(group: BaseExceptionGroup[BaseException], kind: type[E]) -> E | None:
+    """The first exception of ``kind`` in a (nested) exception group, as a task group raises them."""
+    for exc in group.exceptions:
+        if isinstance(exc, kind):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = first_in_group(exc, kind)
+            if found is not None:
+                return found
+    return None

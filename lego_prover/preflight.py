@@ -108,6 +108,7 @@ class Preflight:
                                             "give the path of a .gguf file.")
                     else:
                         self.missing.append(_sentence(finding.fix or f"{finding.name}: {finding.detail}"))
+            self._roles(local=True)
             return
         if llm.base_url is not None and not llm.base_url.startswith(("http://", "https://")):
             self.missing.append(f"llm.base_url must start with http:// or https://, not {llm.base_url!r}.")
@@ -120,6 +121,43 @@ class Preflight:
         if llm.cache:
             with self.step():
                 writable_dir(llm.cache_path.parent, "LLM cache folder (llm.cache_path)")
+        self._roles()
+        self._prices([llm.model])
+
+    def _roles(self, *, local: bool = False) -> None:
+        """Each role with an endpoint or key of its own: reachable, and its key set (with a local
+        main model, only roles with an endpoint of their own leave this machine)."""
+        from lego_prover.llm.roles import role_settings
+
+        llm = self.settings.llm
+        for role, entry in llm.roles.items():
+            own, resolved = entry.overrides(), role_settings(llm, str(role))
+            if local and "base_url" not in own:
+                continue
+            where = f"llm.roles.{role}.base_url"
+            if "base_url" in own and not str(resolved.base_url).startswith(("http://", "https://")):
+                self.missing.append(f"{where} must start with http:// or https://, not {resolved.base_url!r}.")
+            elif "base_url" in own and resolved.base_url is not None:
+                with self.step():
+                    _accepts_connections(resolved.base_url, f"the LLM endpoint of the {role} ({where})",
+                                         f"start the server or fix {where}")
+            if resolved.base_url is None and not os.environ.get(resolved.api_key_env):
+                self.missing.append(f"no API key for the {role}: set the environment variable "
+                                    f"{resolved.api_key_env} (llm.roles.{role}.api_key_env, else llm.api_key_env).")
+
+    def _prices(self, models: list[str]) -> None:
+        """A cost budget needs a price for every model it is to count."""
+        from lego_prover.llm.prices import PriceBook
+        from lego_prover.llm.roles import role_settings
+
+        llm = self.settings.llm
+        if self.settings.budget.max_cost_usd is None:
+            return
+        models = [*models, *(role_settings(llm, str(role)).model for role in llm.roles)]
+        for model in PriceBook(llm.prices).unpriced(models):
+            self.missing.append(f"budget.max_cost_usd cannot be kept: no price is known for model {model!r}; add "
+                                f"[llm.prices.\"{model}\"] with input_per_mtok and output_per_mtok (USD per million "
+                                "tokens), or drop the cost budget.")
 
     def isabelle(self) -> None:
         isa = self.settings.isabelle

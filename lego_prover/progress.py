@@ -21,6 +21,7 @@ class RichProgress:
         self._started = time.monotonic()
         self._done_at_start = 0
         self._attempted = 0
+        self._said_out_of_tokens = False
 
     def __enter__(self) -> RichProgress:
         self._progress.start()
@@ -47,6 +48,12 @@ class RichProgress:
         if record.solved:
             where = "the hammer pass" if record.attempt < 0 else f"attempt {record.attempt}"
             self._console.print(Text.assemble(("✓ ", "green"), f"{record.problem} ({where})"))
+        elif record.failure == "out_of_tokens_reasoning":   # the same fix every time: said once
+            if not self._said_out_of_tokens:
+                self._said_out_of_tokens = True
+                self._console.print(Text.assemble(("! ", "yellow"), f"{record.problem} attempt {record.attempt}: "
+                                                  f"{record.reason} (further ones are counted in the report)"),
+                                    soft_wrap=True)
         elif record.failure in ("crash", "llm", "infrastructure"):
             self._console.print(Text.assemble(("! ", "yellow"), f"{record.problem} attempt {record.attempt}: "
                                               f"{record.reason}"), soft_wrap=True)

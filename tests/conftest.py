@@ -15,7 +15,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared next to the clone; a git worktree elsewhere names it with LEGO_TEST_SHARED_DIR
+SHARED = Path(os.environ.get("LEGO_TEST_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared")
 MINIF2F_DIR = SHARED / "minif2f"
 
 

@@ -12,7 +12,7 @@ from lego_prover.errors import BudgetExhausted, LLMError
 from lego_prover.llm.cache import ResponseCache
 from lego_prover.llm.openai_chat import OpenAIChat, probe_endpoint
 from lego_prover.llm.usage import UsageTracker
-from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fakes.openai_server import COMPLETION, PROMPT, FakeOpenAIServer, Reply
 
 MESSAGES = [{"role": "user", "content": "Prove that 1 + 1 = 2."}]
 
@@ -37,9 +37,9 @@ async def test_completions_carry_text_reason_and_usage(server: FakeOpenAIServer,
     llm, tracker = make(server, tmp_path)
     (c,) = await llm.complete(MESSAGES, component="formalizer", problem="p1")
     assert c.text == "answer 1.0" and c.finish_reason == "stop"
-    assert tracker.total.prompt_tokens == 10 and tracker.total.completion_tokens == 5
+    assert tracker.total.prompt_tokens == PROMPT and tracker.total.completion_tokens == COMPLETION
     assert tracker.by_component["formalizer"].calls == 1 and tracker.by_problem["p1"].calls == 1
-    assert tracker.total.cost_usd == pytest.approx((10 * 1.0 + 5 * 2.0) / 1e6)
+    assert tracker.total.cost_usd == pytest.approx((PROMPT * 1.0 + COMPLETION * 2.0) / 1e6)
 
 
 @pytest.mark.parametrize("reply", [
@@ -95,7 +95,7 @@ async def test_the_cache_answers_identical_requests_without_a_call(server: FakeO
     again = await llm.complete(MESSAGES, n=2, temperature=0.7)
     assert [c.text for c in again] == [c.text for c in first] and all(c.cached for c in again)
     assert len(server.requests) == 1
-    assert tracker.total.cached_calls == 2 and tracker.total.prompt_tokens == 10
+    assert tracker.total.cached_calls == 2 and tracker.total.prompt_tokens == PROMPT
 
 
 async def test_two_attempts_with_the_same_prompt_get_independent_samples(server: FakeOpenAIServer,

@@ -10,6 +10,7 @@ from lego_prover.errors import IsabelleUnavailableError
 from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.llm.base import LLM, ChatMessage
+from lego_prover.prover.attempt import LLMCallRecord, out_of_tokens
 from lego_prover.prover.harvest import Harvester
 from lego_prover.prover.parsing import extract_isabelle
 from lego_prover.prover.prompts import PromptLibrary, WorkedExample
@@ -32,7 +33,7 @@ class EvolverStep:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     closed_request: str = ""                    # the skill that proved the request
-    failure: str | None = None                  # None, "llm", "crash", or UNFINISHED ("budget", "infrastructure")
+    failure: str | None = None                  # None, "llm", "out_of_tokens_reasoning", "crash", or UNFINISHED
     reason: str = ""
     service: str = ""                           # with failure "infrastructure": "llm" or "isabelle"
     service_fatal: bool = False
@@ -41,6 +42,10 @@ class EvolverStep:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    reasoning_tokens: int = 0                   # of completion_tokens
+    cached_tokens: int = 0                      # of prompt_tokens
+    unpriced_calls: int = 0                     # calls to a model with no known price: not in cost_usd
+    llm_calls: list[dict[str, Any]] = field(default_factory=list)   # each call, as an LLMCallRecord
     started_at: str = ""
     finished_at: str = ""
     elapsed_s: float = 0.0
@@ -71,12 +76,19 @@ class EvolverBase:
                                                temperature=self._evolver.temperature,
                                                max_tokens=self._evolver.max_tokens, component=component,
                                                problem="", attempt=step)
+        keep = self._settings.llm.keep_reasoning
         for c in completions:
+            cost = self._price(c) if self._price is not None and not c.cached else None
+            call = LLMCallRecord.of(c, component, component, cost=cost, keep_reasoning=keep)
+            record.llm_calls.append(asdict(call))
             record.calls += 1
             record.prompt_tokens += c.usage.prompt_tokens
             record.completion_tokens += c.usage.completion_tokens
-            if self._price is not None and not c.cached:
-                record.cost_usd += float(self._price(c))
+            record.reasoning_tokens += c.usage.reasoning_tokens
+            record.cached_tokens += c.usage.cached_tokens
+            record.cost_usd += call.cost_usd or 0.0
+            record.unpriced_calls += int(call.cost_usd is None)
+        out_of_tokens(completions, component, self._evolver.max_tokens, "evolver.max_tokens")
         codes = [extract_isabelle(c.text) for c in completions]
         record.candidates = sum(1 for c in codes if c)
         return [c for c in codes if c]

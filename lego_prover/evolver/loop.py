@@ -23,13 +23,25 @@ import traceback
 from typing import Any
 
 from lego_prover.config import Settings
-from lego_prover.errors import BudgetExhausted, LLMError, ServiceError
+from lego_prover.errors import (
+    BudgetExhausted,
+    LLMError,
+    LLMRequestRefusedError,
+    ServiceError,
+    first_in_group,
+)
 from lego_prover.evolver.common import EvolverStep
 from lego_prover.evolver.directional import DIRECTIONS, DirectionalTransformer
 from lego_prover.evolver.request_solver import RequestSolver
 from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.llm.base import LLM
-from lego_prover.prover.attempt import BUDGET, INFRASTRUCTURE, UNFINISHED
+from lego_prover.prover.attempt import (
+    BUDGET,
+    INFRASTRUCTURE,
+    OUT_OF_TOKENS_REASONING,
+    UNFINISHED,
+    OutOfTokensWhileReasoning,
+)
 from lego_prover.prover.prompts import PromptLibrary
 from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.store import RunStore
@@ -88,6 +100,10 @@ class Evolver:
         except ServiceError as exc:  # not the step's fault: recorded as such, redone on resume
             record.failure, record.reason, record.service = INFRASTRUCTURE, str(exc), exc.service
             record.service_fatal = exc.fatal
+        except LLMRequestRefusedError:  # a setting to change: stops the run, the step is not recorded
+            raise
+        except OutOfTokensWhileReasoning as exc:
+            record.failure, record.reason = OUT_OF_TOKENS_REASONING, str(exc)
         except LLMError as exc:
             record.failure, record.reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not stop the provers or lose the record
@@ -120,9 +136,15 @@ class Evolver:
                 if on_step:
                     on_step(record)
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
-                group.create_task(worker())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(concurrency):
+                    group.create_task(worker())
+        except ExceptionGroup as failed:  # a refused parameter stops the run with its own one line
+            refused = first_in_group(failed, LLMRequestRefusedError)
+            if refused is not None:
+                raise refused from None
+            raise
         return out
 
     async def run_forever(self) -> None:

@@ -12,17 +12,21 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from lego_prover.llm.base import ChatMessage, Completion, Usage
 
 
 def cache_key(model: str, messages: Sequence[ChatMessage], *, temperature: float, max_tokens: int,
-              stop: Sequence[str] | None, index: int, attempt: int = 0) -> str:
-    blob = json.dumps({"model": model, "messages": list(messages), "temperature": temperature,
-                       "max_tokens": max_tokens, "stop": list(stop or []), "index": index,
-                       "attempt": attempt},
-                      sort_keys=True, ensure_ascii=False)
+              stop: Sequence[str] | None, index: int, attempt: int = 0, extra: dict[str, Any] | None = None) -> str:
+    """``extra``: further request settings that change the answer (``reasoning_effort``), when set."""
+    fields: dict[str, Any] = {"model": model, "messages": list(messages), "temperature": temperature,
+                              "max_tokens": max_tokens, "stop": list(stop or []), "index": index, "attempt": attempt}
+    if extra:
+        fields["extra"] = extra
+    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -40,13 +44,13 @@ class ResponseCache:
         if row is None:
             return None
         data = json.loads(row[0])
-        return Completion(data["text"], data["finish_reason"], Usage(**data["usage"]), data.get("model", ""), cached=True)
+        return Completion(data["text"], data["finish_reason"], Usage(**data["usage"]), data.get("model", ""),
+                          cached=True, reasoning=data.get("reasoning", ""))
 
     def put(self, key: str, completion: Completion) -> None:
         value = json.dumps({"text": completion.text, "finish_reason": completion.finish_reason,
-                            "model": completion.model,
-                            "usage": {"prompt_tokens": completion.usage.prompt_tokens,
-                                      "completion_tokens": completion.usage.completion_tokens}})
+                            "model": completion.model, "reasoning": completion.reasoning,
+                            "usage": asdict(completion.usage)})
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", (key, value))
 

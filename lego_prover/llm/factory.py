@@ -2,7 +2,7 @@
 
 Usage::
 
-    tracker = UsageTracker(settings.llm.prices, settings.budget)
+    tracker = UsageTracker(PriceBook(settings.llm.prices), settings.budget)
     with open_llm(settings, tracker) as llm:
         completions = await llm.complete(messages, n=2, component="formalizer")
 
@@ -10,6 +10,8 @@ Usage::
 * ``llm.local_model`` set, backend ``auto``/``llama_cpp``/``vllm``: a local server is started
   on 127.0.0.1, used for the run, and stopped when the block exits.
 * backend ``transformers``: the model runs in this process.
+* ``[llm.roles.ROLE]`` set: that role's calls go to its own model (``RoleRouter``); roles
+  with the same endpoint, model and parameters share one client (and its concurrency).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from lego_prover.config import Settings
+from lego_prover.config import LLMSettings, Settings
+from lego_prover.errors import ConfigError
 from lego_prover.llm.base import LLM
 from lego_prover.llm.cache import ResponseCache
 from lego_prover.llm.local_server import LocalModelServer, choose_backend
 from lego_prover.llm.openai_chat import OpenAIChat
+from lego_prover.llm.roles import RoleRouter, role_settings
 from lego_prover.llm.usage import UsageTracker
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,8 @@ def open_llm(settings: Settings, tracker: UsageTracker) -> Iterator[LLM]:
         if local and llm_settings.local_backend == "transformers":
             from lego_prover.llm.transformers_chat import TransformersChat
 
-            yield TransformersChat(local, tracker=tracker, cache=cache)
+            yield with_roles(TransformersChat(local, tracker=tracker, cache=cache), llm_settings, tracker, cache,
+                             in_process=True)
             return
         server_gone = None
         if local:
@@ -55,4 +60,26 @@ def open_llm(settings: Settings, tracker: UsageTracker) -> Iterator[LLM]:
             llm_settings = llm_settings.model_copy(update={
                 "base_url": server.base_url, "model": server.served_name,
                 "supports_n": False if backend == "llama_cpp" else llm_settings.supports_n})
-        yield OpenAIChat(llm_settings, tracker=tracker, cache=cache, server_gone=server_gone)
+        main = OpenAIChat(llm_settings, tracker=tracker, cache=cache, server_gone=server_gone)
+        yield with_roles(main, llm_settings, tracker, cache)
+
+
+def with_roles(main: LLM, settings: LLMSettings, tracker: UsageTracker, cache: ResponseCache | None, *,
+               in_process: bool = False) -> LLM:
+    """``main`` alone, or a ``RoleRouter`` when roles have models of their own."""
+    own = {str(role): entry for role, entry in settings.roles.items() if entry.overrides()}
+    if not own:
+        return main
+    clients: dict[str, OpenAIChat] = {}
+    by_role: dict[str, LLM] = {}
+    for role, entry in own.items():
+        if in_process and "base_url" not in entry.overrides():
+            raise ConfigError(f"llm.roles.{role} needs a base_url of its own: the main model runs in this process "
+                              "(llm.local_backend = \"transformers\")")
+        resolved = role_settings(settings, role)
+        key = resolved.model_dump_json(exclude={"roles", "prices"})
+        if key not in clients:
+            clients[key] = OpenAIChat(resolved, tracker=tracker, cache=cache, role=role,
+                                      role_keys=frozenset(entry.overrides()))
+        by_role[role] = clients[key]
+    return RoleRouter(main, by_role)

@@ -20,6 +20,7 @@ from typing import Any
 from lego_prover.llm.base import ChatMessage, Completion, Usage
 from lego_prover.llm.cache import ResponseCache, cache_key
 from lego_prover.llm.local_server import require_module
+from lego_prover.llm.reasoning import split_reasoning
 from lego_prover.llm.usage import UsageTracker
 
 
@@ -67,21 +68,25 @@ class TransformersChat:
         if all(c is not None for c in cached):
             for c in cached:
                 assert c is not None
-                self._tracker.record(self.model, c.usage, component=component, problem=problem, cached=True)
+                self._tracker.record(self.model, c.usage, component=component, problem=problem, cached=True,
+                                     reasoned=c.reasoned)
             return [c for c in cached if c is not None]
         self._tracker.reserve()
         texts, prompt_tokens, counts = await asyncio.to_thread(
             self._generate, messages, n, temperature, max_tokens)
         usage = Usage(prompt_tokens, sum(counts))
-        self._tracker.record(self.model, usage, component=component, problem=problem)
         out = []
         for i, (text, count) in enumerate(zip(texts, counts, strict=True)):
             text, stopped = _cut_at_stop(text, stop)
             finish = "stop" if stopped or count < max_tokens else "length"
-            completion = Completion(text, finish, Usage(prompt_tokens if i == 0 else 0, count), self.model)
+            answer, reasoning = split_reasoning(text)   # a thinking model's inline <think> block
+            completion = Completion(answer, finish, Usage(prompt_tokens if i == 0 else 0, count), self.model,
+                                    reasoning=reasoning)
             if self._cache:
                 self._cache.put(keys[i], completion)
             out.append(completion)
+        self._tracker.record(self.model, usage, component=component, problem=problem,
+                             reasoned=any(c.reasoned for c in out))
         return out
 
     def _generate(self, messages: Sequence[ChatMessage], n: int, temperature: float,

@@ -13,10 +13,15 @@ returned ``AttemptRecord``; a failure of the LLM or of Isabelle is recorded, not
 except a spent budget, which stops the run.
 
 Outcomes (``AttemptRecord.failure``): ``None`` (solved); a proof failure (a ``FailureKind``
-value, ``"llm"`` for an unusable answer, ``"no_proof"``, ``"crash"``); or one of
+value, ``"llm"`` for an unusable answer, ``"no_proof"``, ``"out_of_tokens_reasoning"`` when
+an answer was all reasoning because the token limit came first, ``"crash"``); or one of
 ``UNFINISHED``: ``"budget"`` and ``"infrastructure"`` (the LLM endpoint or Isabelle failed,
 ``service`` says which). Unfinished attempts are not proof outcomes: pass@k and the
-summary leave them out, and a resumed run redoes them.
+summary leave them out, and a resumed run redoes them. A parameter the endpoint refuses
+(``LLMRequestRefusedError``) is not recorded: it stops the run.
+
+Each call's record keeps the answer, and the model's reasoning apart from it (unless
+``llm.keep_reasoning = false``); only the answer is read for code and reaches the guard.
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lego_prover.config import Settings
-from lego_prover.errors import BudgetExhausted, IsabelleUnavailableError, LLMError, ServiceError
+from lego_prover.errors import (
+    BudgetExhausted,
+    IsabelleUnavailableError,
+    LLMError,
+    LLMRequestRefusedError,
+    ServiceError,
+)
 from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import RejectionCode, SoundnessGuard
 from lego_prover.isabelle.verdict import FailureKind, Verdict
@@ -47,16 +58,47 @@ from lego_prover.skills.records import Origin, now_iso
 class LLMCallRecord:
     component: str
     prompt: str               # prompt file name
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int        # cached_tokens included
+    completion_tokens: int    # reasoning_tokens included
     finish_reason: str
-    cached: bool
-    completion: str
+    cached: bool              # answered from the response cache: nothing spent
+    completion: str           # the answer, reasoning removed
+    model: str = ""           # "" in records written before calls named their model
+    reasoning: str = ""       # the model's reasoning, when shown and llm.keep_reasoning
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None   # None: no price known for the model (or a record from before per-call costs)
+
+    @classmethod
+    def of(cls, completion: Completion, component: str, prompt: str, *, cost: float | None,
+           keep_reasoning: bool) -> LLMCallRecord:
+        u = completion.usage
+        return cls(component, prompt, u.prompt_tokens, u.completion_tokens, completion.finish_reason,
+                   completion.cached, completion.text, model=completion.model,
+                   reasoning=completion.reasoning if keep_reasoning else "", reasoning_tokens=u.reasoning_tokens,
+                   cached_tokens=u.cached_tokens, cost_usd=0.0 if completion.cached else cost)
 
 
 BUDGET = "budget"                  # a budget ran out during the attempt
 INFRASTRUCTURE = "infrastructure"  # the LLM endpoint or Isabelle failed; ``service`` says which
 UNFINISHED = frozenset({BUDGET, INFRASTRUCTURE})  # not a proof outcome: redone on resume, never counted
+OUT_OF_TOKENS_REASONING = "out_of_tokens_reasoning"  # the answer was all reasoning: the token limit came first
+OUTCOME_NAMES = {OUT_OF_TOKENS_REASONING: "ran out of tokens while reasoning"}
+
+
+class OutOfTokensWhileReasoning(LLMError):
+    """A call's answer was all reasoning: the model reached the token limit before answering."""
+
+    def __init__(self, component: str, limit: int, setting: str) -> None:
+        super().__init__(f"the {component} ran out of tokens while reasoning (all {limit} tokens of the limit went "
+                         f"to reasoning, no answer); raise {setting} (now {limit})")
+        self.setting = setting
+
+
+def out_of_tokens(completions: list[Completion], component: str, limit: int, setting: str) -> None:
+    """Raise ``OutOfTokensWhileReasoning`` when every completion ran out of tokens while reasoning."""
+    if completions and all(c.ran_out_while_reasoning for c in completions):
+        raise OutOfTokensWhileReasoning(component, limit, setting)
 
 
 @dataclass(frozen=True)
@@ -93,6 +135,9 @@ class AttemptRecord:
     method: str = "lego"                 # lego | dsp | hammer (records written before methods existed: lego)
     service: str = ""                    # with failure "infrastructure": "llm" or "isabelle"
     service_fatal: bool = False          # ... and every further call will fail the same way
+    reasoning_tokens: int = 0            # of completion_tokens
+    cached_tokens: int = 0               # of prompt_tokens
+    unpriced_calls: int = 0              # calls to a model with no known price: not in cost_usd
 
     @property
     def finished(self) -> bool:
@@ -142,7 +187,7 @@ class Prover:
         self._prompts = prompts
         self._settings = settings
         self._prover = settings.prover
-        self._price = price               # callable(Completion) -> cost, from the usage tracker
+        self._price = price               # callable(Completion) -> USD or None (no price), from the tracker
         self._examples = prompts.examples("prover")
         self._harvester = Harvester(library, tuple(settings.isabelle.imports))
 
@@ -162,6 +207,10 @@ class Prover:
             failure, reason = BUDGET, str(exc)
         except ServiceError as exc:  # not the proof's fault: recorded as such and redone on resume
             failure, reason, service, fatal = INFRASTRUCTURE, str(exc), exc.service, exc.fatal
+        except LLMRequestRefusedError:  # a setting to change: the run stops at once, nothing is recorded
+            raise
+        except OutOfTokensWhileReasoning as exc:
+            failure, reason = OUT_OF_TOKENS_REASONING, str(exc)
         except LLMError as exc:
             failure, reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not lose the run: record it with its traceback
@@ -180,7 +229,10 @@ class Prover:
             total_s=round(time.monotonic() - started, 3), isabelle=verdict.isabelle if verdict else "",
             session=verdict.session if verdict else "", started_at=started_at, finished_at=now_iso(), crash=crash,
             trusted_oracles=list(verdict.trusted_oracles) if verdict and verdict.verified else [],
-            method=self.method, service=service, service_fatal=fatal)
+            method=self.method, service=service, service_fatal=fatal,
+            reasoning_tokens=sum(c.reasoning_tokens for c in trace.calls),
+            cached_tokens=sum(c.cached_tokens for c in trace.calls if not c.cached),
+            unpriced_calls=sum(1 for c in trace.calls if c.cost_usd is None))
 
     # ------------------------------------------------------------------ steps
 
@@ -284,13 +336,14 @@ class Prover:
                                                max_tokens=self._prover.max_tokens, component=component,
                                                problem=problem, attempt=index)
         trace.llm_s += time.monotonic() - t0
+        keep = self._settings.llm.keep_reasoning
         for c in completions:
-            trace.calls.append(LLMCallRecord(component, prompt, c.usage.prompt_tokens, c.usage.completion_tokens,
-                                             c.finish_reason, c.cached, c.text))
-            if self._price is not None and not c.cached:
-                trace.cost += float(self._price(c))
+            cost = self._price(c) if self._price is not None and not c.cached else None
+            trace.calls.append(LLMCallRecord.of(c, component, prompt, cost=cost, keep_reasoning=keep))
+            trace.cost += cost or 0.0
         if not completions:
             raise LLMError("the LLM returned no completion")
+        out_of_tokens(completions, component, self._prover.max_tokens, "prover.max_tokens")
         return completions
 
     # ------------------------------------------------------------------ examples

@@ -18,8 +18,11 @@ What it shows, over the problems every run attempted (with the same statement):
 * the library's real use: for each solved proof, the retrieved skills it used verbatim,
   modelled on, or ignored; distinct skills ever used against skills added.
 
-Runs made with different models, statements, problem sets, Isabelle versions or sessions,
-or trusted oracles are flagged at the top of the report.
+Runs made with different models (per role, where roles had their own), statements, problem
+sets, Isabelle versions or sessions, or trusted oracles are flagged at the top of the
+report; so is a run with calls to a model of no known price (then runs are matched by
+tokens only: a partial cost would flatter it). Tokens include reasoning tokens, and cost
+prices cached prompt tokens at the cached rate, as the runs recorded them.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from lego_prover.prover.attempt import AttemptRecord
 from lego_prover.run.report import STYLE, markdown_to_html, png_base64
 from lego_prover.run.scheduler import FIRST_PASS
 from lego_prover.run.store import load_run
-from lego_prover.run.summary import summarize
+from lego_prover.run.summary import step_calls, summarize
 
 EPSILON = 1e-9
 
@@ -68,10 +71,24 @@ class RunView:
 
     @property
     def model(self) -> str | None:
+        """The model, or each model with its roles when roles had models of their own."""
         if self.method == "hammer":
             return None
+        models = self.meta.get("models")
+        if models:
+            by_model: dict[str, list[str]] = {}
+            for role, name in models.items():
+                by_model.setdefault(str(name), []).append(role)
+            if len(by_model) > 1:
+                return "; ".join(f"{m} ({', '.join(roles)})" for m, roles in by_model.items())
         model = self.meta.get("model") or self._setting("llm", "model")
         return str(model) if model else None
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        """Models of this run's calls that had no price: their cost is missing from the run's cost."""
+        calls = [c for a in self.attempts for c in a.calls] + step_calls(self.steps)
+        return sorted({c.model for c in calls if c.model and c.cost_usd is None and not c.cached})
 
     @property
     def problems(self) -> list[str]:
@@ -230,9 +247,15 @@ def compare_runs(paths: Sequence[Path]) -> Comparison:
         solved[run.label] = {n for n, p in summaries[run.label]["per_problem"].items() if p["solved"]}
     by_cost = cost_matched(curves, "cost")
     uncosted = [r.label for r in runs if r.method != "hammer" and curves[r.label] and curves[r.label][-1].tokens
-                and not curves[r.label][-1].cost]
+                and not curves[r.label][-1].cost and not r.unpriced_models]
     if by_cost is not None and uncosted:
         flags.append("no cost is known for " + ", ".join(uncosted) + " (no price for its model): matched by tokens only")
+        by_cost = None
+    partly = {r.label: r.unpriced_models for r in runs if r.unpriced_models}
+    if partly:
+        flags.append("no price is known for " + "; ".join(f"{', '.join(m)} (in {label})" for label, m in partly.items())
+                     + ": those calls are missing from the cost, so runs are matched by tokens only "
+                     "(add [llm.prices.\"MODEL\"])")
         by_cost = None
     return Comparison(runs, problems, flags, summaries, curves, cost_matched(curves, "tokens"), by_cost, solved)
 
@@ -271,14 +294,16 @@ def render_markdown(c: Comparison) -> str:
                      f"{', '.join(r.isabelle_versions) or '—'} | {r.path} |")
     lines += ["", f"## Solved ({n} problems compared)", "",
               "| run | solved | rate | by the hammer pass | by LLM attempts | rate without hammer-pass problems | "
-              "attempts | tokens | cost |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "attempts | tokens | of which reasoning | of which cached prompt | cost |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in c.runs:
         s = c.summaries[r.label]
         first, rest = s["solved_by_hammer_first"], s["excluding_hammer_first"]
         by_llm = sum(1 for p in s["per_problem"].values() if p["solved"] and p["solved_by"] != "hammer")
         lines.append(f"| {r.label} | {s['solved']} | {_pct(s['solved'], n)} | {first} | {by_llm} | "
                      f"{rest['solved']}/{rest['problems']} ({_pct(rest['solved'], rest['problems'])}) | "
-                     f"{s['attempts']} | {s['tokens']:,} | ${s['cost_usd']:.4f} |")
+                     f"{s['attempts']} | {s['tokens']:,} | {s['reasoning_tokens']:,} | {s['cached_tokens']:,} | "
+                     f"${s['cost_usd']:.4f}{' (partial: unpriced calls)' if r.unpriced_models else ''} |")
     lines += ["", "## Cost-matched pass rates", ""]
     lines += _cost_matched_lines(c)
     lines += ["", "## Solved against attempts per problem", ""]

@@ -22,12 +22,15 @@ from typing import Any, Protocol
 
 from lego_prover import __version__
 from lego_prover.config import Settings, settings_to_toml_dict
+from lego_prover.errors import LLMRequestRefusedError
 from lego_prover.isabelle.checker import Checker
 from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.llm.base import LLM
 from lego_prover.llm.factory import open_llm
-from lego_prover.llm.usage import UsageTracker
+from lego_prover.llm.prices import PriceBook
+from lego_prover.llm.roles import RoleRouter
+from lego_prover.llm.usage import UsageTracker, usage_table
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import INFRASTRUCTURE, UNFINISHED, AttemptRecord
 from lego_prover.prover.methods import (
@@ -43,7 +46,7 @@ from lego_prover.run.cpu import process_tree_cpu_s
 from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.scheduler import Scheduler, auto_concurrency
 from lego_prover.run.store import RunDirError, RunStore
-from lego_prover.run.summary import summarize
+from lego_prover.run.summary import step_calls, summarize
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import now_iso
 
@@ -89,7 +92,7 @@ def seed_tracker(tracker: UsageTracker, store: RunStore) -> None:
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, *, note: Callable[[str], None] = lambda m: None,
                         with_library: bool = True, with_llm: bool = True) -> AsyncIterator[Services]:
-    tracker = UsageTracker(settings.llm.prices, settings.budget)
+    tracker = UsageTracker(PriceBook(settings.llm.prices), settings.budget)
     prompts = PromptLibrary.load(settings.prompts_dir)
     library = None
     if with_library:
@@ -167,9 +170,11 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
 
     async def go(services: Services) -> dict[str, Any]:
         model = getattr(services.llm, "model", settings.llm.model) if services.llm is not None else None
+        models = services.llm.models() if isinstance(services.llm, RoleRouter) else None   # role -> model
         # a library that already holds skills (an earlier run's) is part of what a comparison must show
         start = await asyncio.to_thread(services.library.count) if services.library and uses_library(settings) else None
-        store = RunStore.open(run_dir, {**meta, "model": model, "library_skills_at_start": start},
+        store = RunStore.open(run_dir, {**meta, "model": model, **({"models": models} if models else {}),
+                                         "library_skills_at_start": start},
                               settings_to_toml_dict(settings), resume=resume)
         if progress:  # said once it exists: a run that cannot start names no directory
             progress.note(f"run directory: {run_dir}")
@@ -190,10 +195,9 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
                progress: Progress | None, evolvers: int) -> dict[str, Any]:
     tracker = services.tracker
     seed_tracker(tracker, store)
-    model = getattr(services.llm, "model", settings.llm.model)
     library = services.library if uses_library(settings) else None
     method = make_method(settings, llm=services.llm, checker=services.checker, library=library,
-                         prompts=services.prompts, price=lambda c: tracker.cost(model, c.usage))
+                         prompts=services.prompts, price=lambda c: tracker.cost(c.model, c.usage))
     first_pass = make_first_pass(settings, services.checker, library)
     if library is not None:
         await asyncio.to_thread(library.add_problems, [(p.name, p.formal_statement) for p in problems])
@@ -202,9 +206,11 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
 
     def write_summary() -> dict[str, Any]:
         summary = summarize(store.records, [p.name for p in problems], max_attempts=settings.prover.attempts,
-                            sources=sources, evolver_steps=store.evolver_steps, usage=tracker.summary())
+                            sources=sources, evolver_steps=store.evolver_steps)
         summary["method"] = settings.prover.method
         summary["isabelle_cpu_s"] = cpu.spent()
+        # what the LLM client adapted (a refused output-limit name switched, no temperature sent)
+        summary["llm_notes"] = list(getattr(services.llm, "notes", []))
         store.write_summary(summary)
         return summary
 
@@ -234,9 +240,13 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
 
         assert services.llm is not None
         evolver = Evolver(services.llm, services.checker, library, services.prompts, settings,
-                          store=store, price=lambda c: tracker.cost(model, c.usage), health=health)
+                          store=store, price=lambda c: tracker.cost(c.model, c.usage), health=health)
         extra = [evolver.run_forever for _ in range(evolvers)]
-    outcome = await scheduler.run(problems, extra=extra)
+    try:
+        outcome = await scheduler.run(problems, extra=extra)
+    except LLMRequestRefusedError:   # what finished is summarised; the one line is the CLI's
+        write_summary()
+        raise
     summary = write_summary()
     if library is not None:
         summary["library"] = await asyncio.to_thread(library.stats)
@@ -308,9 +318,8 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
     seed_tracker(tracker, store)
     assert services.library is not None and services.llm is not None
     await asyncio.to_thread(services.library.add_problems, [(p.name, p.formal_statement) for p in problems])
-    model = getattr(services.llm, "model", settings.llm.model)
     evolver = Evolver(services.llm, services.checker, services.library, services.prompts, settings, store=store,
-                      price=lambda c: tracker.cost(model, c.usage))
+                      price=lambda c: tracker.cost(c.model, c.usage))
     done = len([s for s in store.evolver_steps if s.get("failure") not in UNFINISHED])
     if progress:
         progress.start(steps, min(done, steps), 0)
@@ -321,9 +330,14 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
                              f"tokens {tracker.total.prompt_tokens + tracker.total.completion_tokens:,} · "
                              f"${tracker.total.cost_usd:.2f}")
 
-    await evolver.run(steps, concurrency=settings.evolver.concurrency, on_step=on_step)
+    try:
+        await evolver.run(steps, concurrency=settings.evolver.concurrency, on_step=on_step)
+    except LLMRequestRefusedError:   # what finished is summarised; the one line is the CLI's
+        store.write_summary({**evolve_summary(store.evolver_steps),
+                             "usage": usage_table(step_calls(store.evolver_steps))})
+        raise
     summary = evolve_summary(store.evolver_steps)
-    summary["usage"] = tracker.summary()
+    summary["usage"] = usage_table(step_calls(store.evolver_steps))
     summary["library"] = await asyncio.to_thread(services.library.stats)
     summary["stopped_by_budget"] = evolver.stopped_by
     summary["stopped_by_service"] = evolver.service_down.describe() if evolver.service_down else None

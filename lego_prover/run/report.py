@@ -7,6 +7,9 @@ Usage::
 Plots (matplotlib, embedded as PNG data): pass rate vs attempts (pass@k), solved by
 problem source, tokens and cost per solved problem, library growth over the run, and
 lemma reuse (solved proofs that used retrieved skills).
+
+Tokens and cost by role, model and component come from the stored calls (reasoning and
+cached tokens included); a model with no known price is named, not counted as free.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lego_prover.llm.prices import CHECKED as PRICES_CHECKED
+from lego_prover.llm.usage import UNRECORDED
+from lego_prover.prover.attempt import OUT_OF_TOKENS_REASONING, OUTCOME_NAMES
 from lego_prover.run.store import load_run
 from lego_prover.run.summary import summarize
 
@@ -120,7 +126,8 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
               f"- tokens {summary['tokens']:,}, cost ${summary['cost_usd']:.4f}"
               + (f"; per solved problem {summary['tokens_per_solved']:,} tokens, ${summary['cost_per_solved_usd']:.4f}"
                  if summary["solved"] else ""),
-              f"- LLM calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} from the cache)" if usage else "",
+              _usage_line(usage) if usage else "",
+              _models_line(meta),
               f"- lemma reuse: {summary['solved_using_retrieved_skills']} of {summary['solved']} solved proofs used "
               "retrieved skills",
               f"- library: {summary['skills_added_by_prover']} skills added by the prover, "
@@ -132,6 +139,8 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
         lines += [f"> {len(trusting)} solved problem(s) relied on oracles you listed as trusted "
                   f"(isabelle.trusted_oracles): {', '.join(trusting)}. Isabelle did not prove them from "
                   "first principles alone.", ""]
+    lines += _cost_warnings(summary)
+    lines += [f"- LLM: {note}" for note in summary.get("llm_notes") or []]
     lines += _hammer_lines(summary)
     if summary.get("stopped_by_budget"):
         lines += [f"> stopped by a budget: {summary['stopped_by_budget']}", ""]
@@ -149,7 +158,7 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     lines += ["", "## By source", "", "| source | problems | solved |", "|---|---:|---:|"]
     lines += [f"| {s} | {v['problems']} | {v['solved']} |" for s, v in sorted(summary["by_source"].items())]
     lines += ["", "## Outcomes of attempts", "", "| outcome | attempts |", "|---|---:|"]
-    lines += [f"| {k} | {v} |" for k, v in sorted(summary["failures"].items(), key=lambda kv: -kv[1])]
+    lines += [f"| {OUTCOME_NAMES.get(k, k)} | {v} |" for k, v in sorted(summary["failures"].items(), key=lambda kv: -kv[1])]
     if summary.get("evolver_by_direction"):
         library = summary.get("library") or {}
         lines += ["", "## Evolver", "", "| direction / kind | steps | skills added |", "|---|---:|---:|"]
@@ -157,12 +166,7 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
         if "evolved_used_in_proofs" in library:
             lines += ["", f"Evolved skills in the library that later appeared in verified proofs: "
                           f"{library['evolved_used_in_proofs']} of {library.get('by_origin', {}).get('evolver', 0)}."]
-    by_component = summary.get("usage", {}).get("by_component", {})
-    if by_component:
-        lines += ["", "## Tokens by component", "", "| component | calls | prompt | completion | cost |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {c} | {v['calls']} | {v['prompt_tokens']:,} | {v['completion_tokens']:,} | ${v['cost_usd']:.4f} |"
-                  for c, v in sorted(by_component.items())]
+    lines += usage_tables(summary.get("usage", {}))
     lines += ["", "## Problems", "", "| problem | solved at | attempts | tokens | cost | retrieved skills used |",
               "|---|---:|---:|---:|---:|---|"]
     for name, p in sorted(summary["per_problem"].items()):
@@ -170,6 +174,88 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | {at} | {p['attempts']} | {p['prompt_tokens'] + p['completion_tokens']:,} | "
                      f"${p['cost_usd']:.4f} | {', '.join(p['used_skills'])} |")
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def _usage_line(total: dict[str, Any]) -> str:
+    return (f"- LLM calls {total.get('calls', 0)} ({total.get('cached_calls', 0)} from the cache), attempts and "
+            f"evolver: prompt {total.get('prompt_tokens', 0):,} tokens ({total.get('cached_tokens', 0):,} of them "
+            f"cached), completion {total.get('completion_tokens', 0):,} ({total.get('reasoning_tokens', 0):,} of them "
+            f"reasoning), cost ${total.get('cost_usd', 0):.4f}")
+
+
+def _models_line(meta: dict[str, Any]) -> str:
+    models = meta.get("models")
+    if models:   # role -> model, when roles have models of their own
+        by_model: dict[str, list[str]] = {}
+        for role, model in models.items():
+            by_model.setdefault(str(model), []).append(role)
+        return "- models: " + "; ".join(f"{m} ({', '.join(roles)})" for m, roles in by_model.items())
+    return f"- model {meta['model']}" if meta.get("model") else ""
+
+
+def _cost_warnings(summary: dict[str, Any]) -> list[str]:
+    """Cost figures that are not the whole cost, and answers cut off by the token limit."""
+    lines = []
+    unpriced = summary.get("unpriced_models") or []
+    if unpriced:
+        by_model = summary.get("usage", {}).get("by_model", {})
+        counts = ", ".join(f"{m} ({by_model.get(m, {}).get('unpriced_calls', 0)} calls, "
+                           f"{by_model.get(m, {}).get('prompt_tokens', 0) + by_model.get(m, {}).get('completion_tokens', 0):,} "
+                           "tokens)" for m in unpriced)
+        lines += [f"> **No price is known for {counts}**: their cost is not in the cost figures, which understate "
+                  "the run's cost. Add [llm.prices.\"MODEL\"] (USD per million tokens) to price them.", ""]
+    short = summary.get("out_of_tokens_reasoning") or {}
+    if short.get("attempts") or short.get("evolver_steps"):
+        fixes = sorted({r.split("; ", 1)[1] for r in short.get("reasons", []) if "; " in r})
+        lines += [f"> {short.get('attempts', 0)} attempts and {short.get('evolver_steps', 0)} evolver steps "
+                  f"{OUTCOME_NAMES[OUT_OF_TOKENS_REASONING]}: the limit was reached before any answer. "
+                  + ("To give the model room: " + "; ".join(fixes) + "." if fixes else ""), ""]
+    return lines
+
+
+def _tokens(tally: dict[str, Any], key: str) -> str:
+    return f"{tally.get(key, 0):,}"
+
+
+def _reasoning(tally: dict[str, Any]) -> str:
+    """Reasoning tokens, or that the endpoint showed reasoning but did not count it."""
+    if not tally.get("reasoning_tokens") and tally.get("reasoning_calls"):
+        return "not reported"
+    return _tokens(tally, "reasoning_tokens")
+
+
+def _cost(tally: dict[str, Any], model: str = "") -> str:
+    if model == UNRECORDED:
+        return "—"
+    unpriced = tally.get("unpriced_calls", 0)
+    if unpriced and unpriced >= tally.get("calls", 0) - tally.get("cached_calls", 0):
+        return "no price"
+    return f"${tally.get('cost_usd', 0):.4f}" + (f" + {unpriced} unpriced calls" if unpriced else "")
+
+
+def usage_tables(usage: dict[str, Any]) -> list[str]:
+    """Tokens and cost by role, by model and by component, from the stored calls."""
+    if not usage.get("by_model"):
+        return []
+    head = "| calls | prompt | cached | completion | reasoning | cost |"
+    rule = "---:|---:|---:|---:|---:|---:|"
+    models_by_role = usage.get("models_by_role", {})
+    lines = ["", "## Usage by role", "", f"| role | model | {head[2:]}", f"|---|---|{rule}"]
+    lines += [f"| {role} | {', '.join(models_by_role.get(role, []))} | {t['calls']} | {_tokens(t, 'prompt_tokens')} | "
+              f"{_tokens(t, 'cached_tokens')} | {_tokens(t, 'completion_tokens')} | {_reasoning(t)} | {_cost(t)} |"
+              for role, t in usage.get("by_role", {}).items()]
+    lines += ["", "## Usage by model", "", f"| model | {head[2:]}", f"|---|{rule}"]
+    lines += [f"| {m} | {t['calls']} | {_tokens(t, 'prompt_tokens')} | {_tokens(t, 'cached_tokens')} | "
+              f"{_tokens(t, 'completion_tokens')} | {_reasoning(t)} | {_cost(t, m)} |"
+              for m, t in usage.get("by_model", {}).items()]
+    lines += ["", f"Prompt tokens include the cached ones (priced at the cached rate), completion tokens the reasoning "
+                  f"ones (priced as output). Prices: llm.prices, else the built-in table checked {PRICES_CHECKED} "
+                  "(sources in lego_prover/llm/prices.py)."]
+    lines += ["", "## Tokens by component", "", f"| component | {head[2:]}", f"|---|{rule}"]
+    lines += [f"| {c} | {t['calls']} | {_tokens(t, 'prompt_tokens')} | {_tokens(t, 'cached_tokens')} | "
+              f"{_tokens(t, 'completion_tokens')} | {_reasoning(t)} | {_cost(t)} |"
+              for c, t in usage.get("by_component", {}).items()]
+    return lines
 
 
 def _hammer_lines(summary: dict[str, Any]) -> list[str]:
@@ -264,10 +350,11 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     problems = list(meta.get("problems") or sorted({a.problem for a in attempts}))
     sources = {n: p.get("source", "") for n, p in stored.get("per_problem", {}).items()}
     summary = summarize(attempts, problems, max_attempts=int(meta.get("attempts") or 1), sources=sources,
-                        evolver_steps=steps, usage=stored.get("usage"), library=stored.get("library"))
+                        evolver_steps=steps, library=stored.get("library"))
     summary["stopped_by_budget"] = stored.get("stopped_by_budget")
     summary["isabelle_cpu_s"] = stored.get("isabelle_cpu_s")
     summary["stopped_by_service"] = stored.get("stopped_by_service")
+    summary["llm_notes"] = stored.get("llm_notes") or []
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
     html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")

@@ -10,7 +10,9 @@ problems within a round is given), a problem stops when solved, and at most
 ``concurrency`` attempts are in flight. Finished attempts are in the store before they are
 counted. A spent budget starts no new attempt; those in flight finish. A broken service
 (``ServiceHealth`` tripped: the LLM endpoint or Isabelle failing every call) starts no
-new attempt and cancels those in flight, which are then redone on resume. ``extra`` tasks
+new attempt and cancels those in flight, which are then redone on resume. A parameter the
+LLM endpoint refuses (``LLMRequestRefusedError``) does the same and is raised from ``run``.
+``extra`` tasks
 (evolvers) run beside the attempts and are cancelled when the attempts are done.
 
 A ``first_pass`` (the hammer pass of ``prover.hammer_first``) runs once per problem, as
@@ -27,6 +29,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lego_prover.errors import LLMRequestRefusedError, first_in_group
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import INFRASTRUCTURE, AttemptRecord
 from lego_prover.run.health import ServiceDown, ServiceHealth
@@ -85,9 +88,11 @@ class Scheduler:
         plan = self.plan(problems)
         lock = asyncio.Lock()
 
+        refused: list[LLMRequestRefusedError] = []   # a parameter the endpoint refused: the run stops
+
         async def next_item() -> tuple[Problem, int] | None:
             async with lock:
-                if outcome.stopped_by or self._health.down:
+                if outcome.stopped_by or self._health.down or refused:
                     return None
                 spent = self._budget()
                 if spent:
@@ -132,19 +137,31 @@ class Scheduler:
                     continue
                 finish(await self._attempt(problem, index))
 
-        helpers = [asyncio.create_task(fn()) for fn in extra]
+        async def helper(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+            try:
+                await fn()
+            except LLMRequestRefusedError as exc:   # no new attempt starts; the run then stops with it
+                refused.append(exc)
+
+        helpers = [asyncio.create_task(helper(fn)) for fn in extra]
         try:
             async with asyncio.TaskGroup() as group:  # a failing worker cancels its siblings
                 for _ in range(self._concurrency):
                     group.create_task(worker())
-        except* _ServiceDownStop:
-            pass
+        except ExceptionGroup as failed:
+            found = first_in_group(failed, LLMRequestRefusedError)
+            if found is not None:
+                refused.insert(0, found)
+            elif failed.split(_ServiceDownStop)[1] is not None:   # anything but the breaker: a bug
+                raise
         finally:
             for task in helpers:
                 task.cancel()
             for task in helpers:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if refused:
+            raise refused[0]
         outcome.elapsed_s = time.monotonic() - started
         outcome.service_down = self._health.down
         return outcome

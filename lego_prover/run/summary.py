@@ -4,6 +4,10 @@ Only finished attempts (``AttemptRecord.finished``) are proof outcomes: an attem
 short by a budget or by a failing service (``failure == "infrastructure"``) counts in
 ``interrupted`` and in tokens and cost (they were spent), never in pass@k, per-problem
 attempts or the outcome table.
+
+Tokens are as the endpoint reported them: ``reasoning_tokens`` are part of the completion
+tokens, ``cached_tokens`` part of the prompt tokens (priced at the cached rate). A model
+with no known price is listed in ``unpriced_models``: its tokens count, its cost does not.
 """
 
 from __future__ import annotations
@@ -12,14 +16,37 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from lego_prover.prover.attempt import INFRASTRUCTURE, AttemptRecord
+from lego_prover.llm.usage import usage_table
+from lego_prover.prover.attempt import (
+    INFRASTRUCTURE,
+    OUT_OF_TOKENS_REASONING,
+    AttemptRecord,
+    LLMCallRecord,
+)
 from lego_prover.run.figures import excluding_first_pass, hammer_figures
 from lego_prover.run.scheduler import FIRST_PASS
 
 
+def step_calls(steps: Sequence[dict[str, Any]]) -> list[LLMCallRecord]:
+    """The LLM calls of evolver steps; a step stored before steps kept their calls counts as one
+    call of unrecorded model with the step's totals."""
+    out: list[LLMCallRecord] = []
+    for step in steps:
+        calls = step.get("llm_calls")
+        if calls is not None:
+            out += [LLMCallRecord(**c) for c in calls]
+        elif step.get("calls"):
+            component = f"evolver:{step['direction']}" if step.get("direction") else str(step.get("kind", "evolver"))
+            out.append(LLMCallRecord(component, component, int(step.get("prompt_tokens", 0)),
+                                     int(step.get("completion_tokens", 0)), "", False, ""))
+    return out
+
+
 def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max_attempts: int,
               sources: dict[str, str] | None = None, evolver_steps: Sequence[dict[str, Any]] = (),
-              usage: dict[str, Any] | None = None, library: dict[str, Any] | None = None) -> dict[str, Any]:
+              library: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``usage`` is computed from the stored calls (attempts and evolver steps): by component,
+    role and model, with reasoning and cached tokens and the models that had no price."""
     by_problem: dict[str, list[AttemptRecord]] = defaultdict(list)
     finished = [r for r in attempts if r.finished]
     for record in finished:
@@ -53,6 +80,9 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         by_source[p["source"] or "?"]["problems"] += 1
         by_source[p["source"] or "?"]["solved"] += int(p["solved"])
     reuse = [n for n in solved if per_problem[n]["used_skills"]]
+    usage = usage_table([c for r in attempts for c in r.calls] + step_calls(evolver_steps))
+    short = [r for r in finished if r.failure == OUT_OF_TOKENS_REASONING]
+    short_steps = [s for s in evolver_steps if s.get("failure") == OUT_OF_TOKENS_REASONING]
     return {
         "problems": len(problems),
         "solved": len(solved),
@@ -62,6 +92,13 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "infrastructure_failures": dict(_count(r.service or "?" for r in attempts if r.failure == INFRASTRUCTURE)),
         "tokens": tokens,
         "cost_usd": round(cost, 6),
+        "reasoning_tokens": sum(r.reasoning_tokens for r in attempts),    # of tokens
+        "cached_tokens": sum(r.cached_tokens for r in attempts),          # of tokens (prompt)
+        "unpriced_models": usage["unpriced_models"],                      # their cost is not in cost_usd
+        # answers that were all reasoning: the token limit came first; each reason names the setting
+        "out_of_tokens_reasoning": {"attempts": len(short), "evolver_steps": len(short_steps),
+                                    "reasons": sorted({str(x.reason) for x in short}
+                                                      | {str(x.get("reason", "")) for x in short_steps})},
         "tokens_per_solved": round(tokens / len(solved)) if solved else None,
         "cost_per_solved_usd": round(cost / len(solved), 6) if solved else None,
         "solved_using_retrieved_skills": len(reuse),
@@ -76,7 +113,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "by_source": dict(by_source),
         "pass_at_k": pass_at,
         "per_problem": per_problem,
-        "usage": usage or {},
+        "usage": usage,
         "library": library or {},
         # the hammer pass before a problem's first LLM attempt (prover.hammer_first): its solves, and
         # every figure without those problems; the hammer method's (or pass's) time per problem
