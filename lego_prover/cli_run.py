@@ -109,6 +109,7 @@ def eval_cmd(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
     max_cost: Annotated[float | None, typer.Option(help="Stop starting attempts past this many USD (budget.max_cost_usd).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run (budget.max_tokens).")] = None,
+    replay: Annotated[str | None, typer.Option("--replay", metavar="SOURCE", help="Answer every LLM call from recorded conversations: a run directory of ours or a .jsonl of LEGO-Prover's published format; no model is called (llm.replay).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Check proofs on a Ray cluster: auto or its ADDRESS (run.ray_address).")] = None,
 ) -> None:
     """Run the prover on miniF2F (or your problems) and store every attempt.
@@ -133,6 +134,16 @@ def eval_cmd(
         lego-prover eval --split valid --data-dir ../shared/minif2f \\
           --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\
           --method dsp --run-dir runs/first-dsp
+
+    --replay SOURCE answers every LLM call from recorded conversations (a run directory of
+    ours, or LEGO-Prover's published run) instead of a model; everything else runs for real.
+
+    Example (LEGO-Prover's own answers, checked by this Isabelle):
+
+        lego-prover eval --split valid --data-dir ../shared/minif2f \\
+          --replay ../shared/llm-replies/lego-prover/valid.jsonl \\
+          --problems mathd_algebra_104,mathd_algebra_109 --no-hammer-first \\
+          --run-dir runs/first-replay
     """
 
     def body() -> None:
@@ -145,7 +156,7 @@ def eval_cmd(
                                  "llm.base_url": base_url, "budget.max_cost_usd": max_cost,
                                  "budget.max_tokens": max_tokens, "prover.method": method.value if method else None,
                                  "prover.library": library, "prover.hammer_first": hammer_first,
-                                 "run.ray_address": ray}, flags=RUN_FLAGS,
+                                 "run.ray_address": ray, "llm.replay": replay}, flags=RUN_FLAGS,
                                 resumed_run=run_dir if resume and run_dir is not None else None)
         _require_ray(settings)
         if resume and run_dir is None:
@@ -192,7 +203,7 @@ RUN_FLAGS = {"data_dir": "--data-dir", "prover.attempts": "--attempts", "prover.
              "prover.method": "--method", "prover.library": "--library/--no-library",
              "prover.hammer_first": "--hammer-first/--no-hammer-first", "run.ray_address": "--ray",
              "llm.model": "--model", "llm.base_url": "--base-url", "budget.max_cost_usd": "--max-cost",
-             "budget.max_tokens": "--max-tokens"}
+             "budget.max_tokens": "--max-tokens", "llm.replay": "--replay"}
 
 
 def _stop_if_service_failed(summary: dict[str, Any], command: str, run_dir: Path) -> None:
@@ -216,6 +227,7 @@ def evolve(
     resume: Annotated[bool, typer.Option(help="Continue the evolve run in --run-dir.")] = False,
     max_cost: Annotated[float | None, typer.Option(help="Budget in USD (budget.max_cost_usd).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget (budget.max_tokens).")] = None,
+    replay: Annotated[str | None, typer.Option("--replay", metavar="SOURCE", help="Answer every LLM call from recorded conversations: a run directory of ours (its evolver.jsonl); no model is called (llm.replay).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Check proofs on a Ray cluster: auto or its ADDRESS (run.ray_address).")] = None,
 ) -> None:
     """Grow the skill library offline: evolve skills and prove open requests, aimed at target problems.
@@ -238,7 +250,7 @@ def evolve(
 
         settings = cli_settings({"data_dir": str(data_dir) if data_dir else None,
                                  "budget.max_cost_usd": max_cost, "budget.max_tokens": max_tokens,
-                                 "run.ray_address": ray}, flags=RUN_FLAGS,
+                                 "run.ray_address": ray, "llm.replay": replay}, flags=RUN_FLAGS,
                                 resumed_run=run_dir if resume and run_dir is not None else None)
         _require_ray(settings)
         if resume and run_dir is None:
@@ -300,6 +312,14 @@ def _print_run_summary(summary: dict[str, Any], run_dir: Path) -> None:
               f"({100 * summary['pass_rate']:.1f}%) in {summary['attempts']} attempts · "
               f"tokens {total.get('prompt_tokens', 0) + total.get('completion_tokens', 0):,} · "
               f"${total.get('cost_usd', 0):.2f}", highlight=False, markup=False)
+    trusting = summary.get("solved_relying_on_trusted_oracles") or []
+    if trusting:
+        out.print(f"{len(trusting)} of the solved rest on an oracle you trust (isabelle.trusted_oracles); without "
+                  f"them {summary['solved_without_trusted_oracles']}/{summary['problems']}", highlight=False,
+                  markup=False)
+    if summary.get("replay"):
+        out.print(f"{summary['replay']['note']}; {summary['replay']['no_recorded_answer']} attempt(s) with no "
+                  "recorded answer", highlight=False, markup=False)
     first = summary.get("solved_by_hammer_first") or 0
     if first:
         rest = summary["excluding_hammer_first"]

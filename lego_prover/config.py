@@ -147,6 +147,7 @@ class LLMSettings(_Section):
     local_model: str | None = Field(None, examples=["/models/qwen2.5-7b-instruct-q4_k_m.gguf"], description="GGUF file or HF model that eval starts locally")
     local_backend: Literal["auto", "llama_cpp", "vllm", "transformers"] = "auto"
     local_port: int = Field(0, ge=0, description="0 = a free port")
+    replay: Path | None = Field(None, examples=["runs/valid"], description="answer every call from recorded conversations (a run directory of ours, or a .jsonl in LEGO-Prover's published format); no model is called")
 
 
 class SkillSettings(_Section):
@@ -179,6 +180,7 @@ class ProverSettings(_Section):
     feedback_rounds: int = Field(1, ge=0)
     max_tokens: int = Field(2048, ge=1, description="output limit per call, reasoning included (raise it for reasoning models)")
     order: Literal["name", "informal_length"] = "informal_length"
+    stop_when_solved: bool = Field(True, description="false: every attempt runs even after one solved the problem (to re-check each attempt of a replayed run)")
 
 
 class EvolverSettings(_Section):

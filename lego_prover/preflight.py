@@ -96,6 +96,13 @@ class Preflight:
 
     def llm(self) -> None:
         llm = self.settings.llm
+        if llm.replay is not None:      # answers from recorded conversations: no model, key or endpoint
+            from lego_prover.llm.replay import load_replay_source
+
+            with self.step():
+                source = load_replay_source(llm.replay)
+                self.notes.append(source.note)
+            return
         if llm.local_model:
             from lego_prover.doctor import check_local_model
 

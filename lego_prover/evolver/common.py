@@ -49,6 +49,7 @@ class EvolverStep:
     started_at: str = ""
     finished_at: str = ""
     elapsed_s: float = 0.0
+    replayed_from: str = ""                     # the answers came from this recorded source, not a model
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -35,6 +35,7 @@ from lego_prover.evolver.directional import DIRECTIONS, DirectionalTransformer
 from lego_prover.evolver.request_solver import RequestSolver
 from lego_prover.isabelle.context import CheckerProtocol
 from lego_prover.llm.base import LLM
+from lego_prover.llm.replay import NO_RECORDED_ANSWER, NoRecordedAnswer
 from lego_prover.prover.attempt import (
     BUDGET,
     INFRASTRUCTURE,
@@ -72,6 +73,7 @@ class Evolver:
         self._counter = itertools.count()
         self.stopped_by: str | None = None
         self._health = health or ServiceHealth()
+        self._replayed_from = str(settings.llm.replay or "")
 
     @property
     def service_down(self) -> ServiceDown | None:
@@ -83,7 +85,7 @@ class Evolver:
         return i
 
     async def step(self, index: int) -> EvolverStep:
-        record = EvolverStep(step=index, kind="idle", started_at=now_iso())
+        record = EvolverStep(step=index, kind="idle", started_at=now_iso(), replayed_from=self._replayed_from)
         started = time.monotonic()
         direction = DIRECTIONS[math.floor(index * self._share) % len(DIRECTIONS)]  # rotates over directional steps
         try:
@@ -104,6 +106,8 @@ class Evolver:
             raise
         except OutOfTokensWhileReasoning as exc:
             record.failure, record.reason = OUT_OF_TOKENS_REASONING, str(exc)
+        except NoRecordedAnswer as exc:   # a replay's source ends here: not the step's fault, not a service's
+            record.failure, record.reason = NO_RECORDED_ANSWER, str(exc)
         except LLMError as exc:
             record.failure, record.reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not stop the provers or lose the record

@@ -59,6 +59,8 @@ class Completion:
     model: str = ""            # the model name as configured (what prices are keyed on)
     cached: bool = False
     reasoning: str = ""        # what the model reasoned before answering, when the endpoint shows it
+    replayed: bool = False     # taken from a recorded conversation (``llm.replay``): no model was called
+    usage_estimated: bool = False   # the source had no usage: counted with the tokenizer
 
     @property
     def reasoned(self) -> bool:

@@ -10,6 +10,8 @@ Usage::
 * ``llm.local_model`` set, backend ``auto``/``llama_cpp``/``vllm``: a local server is started
   on 127.0.0.1, used for the run, and stopped when the block exits.
 * backend ``transformers``: the model runs in this process.
+* ``llm.replay`` set: every call is answered from recorded conversations (``ReplayLLM``);
+  no model, endpoint or response cache is used.
 * ``[llm.roles.ROLE]`` set: that role's calls go to its own model (``RoleRouter``); roles
   with the same endpoint, model and parameters share one client (and its concurrency).
 """
@@ -26,6 +28,7 @@ from lego_prover.llm.base import LLM
 from lego_prover.llm.cache import ResponseCache
 from lego_prover.llm.local_server import LocalModelServer, choose_backend
 from lego_prover.llm.openai_chat import OpenAIChat
+from lego_prover.llm.replay import ReplayLLM, load_replay_source
 from lego_prover.llm.roles import RoleRouter, role_settings
 from lego_prover.llm.usage import UsageTracker
 
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 @contextmanager
 def open_llm(settings: Settings, tracker: UsageTracker) -> Iterator[LLM]:
     llm_settings = settings.llm
+    if llm_settings.replay is not None:
+        yield ReplayLLM(load_replay_source(llm_settings.replay), tracker)
+        return
     with ExitStack() as stack:
         cache = ResponseCache(llm_settings.cache_path) if llm_settings.cache else None
         if cache is not None:

@@ -14,7 +14,9 @@ except a spent budget, which stops the run.
 
 Outcomes (``AttemptRecord.failure``): ``None`` (solved); a proof failure (a ``FailureKind``
 value, ``"llm"`` for an unusable answer, ``"no_proof"``, ``"out_of_tokens_reasoning"`` when
-an answer was all reasoning because the token limit came first, ``"crash"``); or one of
+an answer was all reasoning because the token limit came first, ``"crash"``);
+``"no_recorded_answer"`` (a replay whose source has no answer for a call: neither a proof
+nor a service failure, a finished attempt that is not redone); or one of
 ``UNFINISHED``: ``"budget"`` and ``"infrastructure"`` (the LLM endpoint or Isabelle failed,
 ``service`` says which). Unfinished attempts are not proof outcomes: pass@k and the
 summary leave them out, and a resumed run redoes them. A parameter the endpoint refuses
@@ -45,6 +47,7 @@ from lego_prover.isabelle.guard import RejectionCode, SoundnessGuard
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.isabelle.versions import Release, syntax_hint
 from lego_prover.llm.base import LLM, ChatMessage, Completion
+from lego_prover.llm.replay import NO_RECORDED_ANSWER, NoRecordedAnswer
 from lego_prover.problems import Problem
 from lego_prover.prover.harvest import Harvester
 from lego_prover.prover.parsing import extract_isabelle, parse_decomposition
@@ -68,6 +71,8 @@ class LLMCallRecord:
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float | None = None   # None: no price known for the model (or a record from before per-call costs)
+    replayed: bool = False          # answered from a recorded conversation (``llm.replay``), not a model
+    usage_estimated: bool = False   # the recorded source had no usage: tokens counted with the tokenizer
 
     @classmethod
     def of(cls, completion: Completion, component: str, prompt: str, *, cost: float | None,
@@ -76,14 +81,16 @@ class LLMCallRecord:
         return cls(component, prompt, u.prompt_tokens, u.completion_tokens, completion.finish_reason,
                    completion.cached, completion.text, model=completion.model,
                    reasoning=completion.reasoning if keep_reasoning else "", reasoning_tokens=u.reasoning_tokens,
-                   cached_tokens=u.cached_tokens, cost_usd=0.0 if completion.cached else cost)
+                   cached_tokens=u.cached_tokens, cost_usd=0.0 if completion.cached else cost,
+                   replayed=completion.replayed, usage_estimated=completion.usage_estimated)
 
 
 BUDGET = "budget"                  # a budget ran out during the attempt
 INFRASTRUCTURE = "infrastructure"  # the LLM endpoint or Isabelle failed; ``service`` says which
 UNFINISHED = frozenset({BUDGET, INFRASTRUCTURE})  # not a proof outcome: redone on resume, never counted
 OUT_OF_TOKENS_REASONING = "out_of_tokens_reasoning"  # the answer was all reasoning: the token limit came first
-OUTCOME_NAMES = {OUT_OF_TOKENS_REASONING: "ran out of tokens while reasoning"}
+OUTCOME_NAMES = {OUT_OF_TOKENS_REASONING: "ran out of tokens while reasoning",
+                 NO_RECORDED_ANSWER: "no recorded answer"}
 
 
 class OutOfTokensWhileReasoning(LLMError):
@@ -138,6 +145,7 @@ class AttemptRecord:
     reasoning_tokens: int = 0            # of completion_tokens
     cached_tokens: int = 0               # of prompt_tokens
     unpriced_calls: int = 0              # calls to a model with no known price: not in cost_usd
+    replayed_from: str = ""              # the answers came from this recorded source (``llm.replay``), not a model
 
     @property
     def finished(self) -> bool:
@@ -211,6 +219,8 @@ class Prover:
             raise
         except OutOfTokensWhileReasoning as exc:
             failure, reason = OUT_OF_TOKENS_REASONING, str(exc)
+        except NoRecordedAnswer as exc:  # a replay's source ends here: neither a proof nor a service failure
+            failure, reason = NO_RECORDED_ANSWER, _after_check(str(exc), trace.verdict)
         except LLMError as exc:
             failure, reason = "llm", str(exc)
         except Exception as exc:  # a bug of ours must not lose the run: record it with its traceback
@@ -380,6 +390,14 @@ class Prover:
                          f"{ex['structured_proof']}\n\n## Formal statement\n```isabelle\n{ex['formal_statement']}\n"
                          f"```\n\n## Proof\n```isabelle\n{ex['isabelle_proof']}\n```")
         return "\n\n".join(parts)
+
+
+def _after_check(reason: str, verdict: Verdict | None) -> str:
+    """A replay that ran out of answers after a check says how that check ended."""
+    if verdict is None:
+        return reason
+    ended = verdict.failure.value if verdict.failure else "unverified"
+    return f"{reason}; the check before it: {ended}: {verdict.reason}"
 
 
 def _error_json(err: Any) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from lego_prover.errors import LegoProverError
+from lego_prover.llm.replay import replay_note
 from lego_prover.prover.attempt import AttemptRecord
 from lego_prover.run.report import STYLE, markdown_to_html, png_base64
 from lego_prover.run.scheduler import FIRST_PASS
@@ -230,6 +231,11 @@ def compare_runs(paths: Sequence[Path]) -> Comparison:
     _flag_differences(flags, "Isabelle sessions and imports", {r.label: r.isabelle_setup for r in runs})
     _flag_differences(flags, "trusted oracles", {r.label: ", ".join(r.trusted_oracles) or "none" for r in runs})
     for r in runs:
+        replay = r.meta.get("replay") or next(({"note": replay_note(a.replayed_from)} for a in r.attempts
+                                              if a.replayed_from), None)
+        if replay:
+            flags.append(f"{r.label}: {replay.get('note')}: its cost and time are not those of a model")
+    for r in runs:
         calls = [c for a in r.attempts for c in a.calls]
         cached = sum(1 for c in calls if c.cached)
         if cached:
@@ -293,14 +299,18 @@ def render_markdown(c: Comparison) -> str:
                      f"{prover.get('feedback_rounds', '?') if r.method != 'hammer' else '—'} | "
                      f"{', '.join(r.isabelle_versions) or '—'} | {r.path} |")
     lines += ["", f"## Solved ({n} problems compared)", "",
-              "| run | solved | rate | by the hammer pass | by LLM attempts | rate without hammer-pass problems | "
-              "attempts | tokens | of which reasoning | of which cached prompt | cost |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| run | solved | rate | on trusted oracles | by the hammer pass | by LLM attempts | "
+              "rate without hammer-pass problems | attempts | tokens | of which reasoning | of which cached prompt | "
+              "cost |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in c.runs:
         s = c.summaries[r.label]
         first, rest = s["solved_by_hammer_first"], s["excluding_hammer_first"]
         by_llm = sum(1 for p in s["per_problem"].values() if p["solved"] and p["solved_by"] != "hammer")
-        lines.append(f"| {r.label} | {s['solved']} | {_pct(s['solved'], n)} | {first} | {by_llm} | "
+        trusting = len(s["solved_relying_on_trusted_oracles"])
+        plain = s["solved_without_trusted_oracles"]
+        oracles = f"{trusting} (without them {plain}, {_pct(plain, n)})" if trusting else "0"
+        lines.append(f"| {r.label} | {s['solved']} | {_pct(s['solved'], n)} | {oracles} | {first} | {by_llm} | "
                      f"{rest['solved']}/{rest['problems']} ({_pct(rest['solved'], rest['problems'])}) | "
                      f"{s['attempts']} | {s['tokens']:,} | {s['reasoning_tokens']:,} | {s['cached_tokens']:,} | "
                      f"${s['cost_usd']:.4f}{' (partial: unpriced calls)' if r.unpriced_models else ''} |")

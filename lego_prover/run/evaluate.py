@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.llm.base import LLM
 from lego_prover.llm.factory import open_llm
 from lego_prover.llm.prices import PriceBook
+from lego_prover.llm.replay import ReplayLLM, replay_note
 from lego_prover.llm.roles import RoleRouter
 from lego_prover.llm.usage import UsageTracker, usage_table
 from lego_prover.problems import Problem
@@ -46,7 +48,7 @@ from lego_prover.run.cpu import process_tree_cpu_s
 from lego_prover.run.health import ServiceDown, ServiceHealth
 from lego_prover.run.scheduler import Scheduler, auto_concurrency
 from lego_prover.run.store import RunDirError, RunStore
-from lego_prover.run.summary import step_calls, summarize
+from lego_prover.run.summary import replay_summary, step_calls, summarize
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import now_iso
 
@@ -107,6 +109,27 @@ async def open_services(settings: Settings, *, note: Callable[[str], None] = lam
             library.close()
 
 
+def replay_meta(settings: Settings) -> dict[str, Any]:
+    """A replayed run says so in run.json (``replay``: source and the line every report carries)."""
+    if settings.llm.replay is None:
+        return {}
+    source = str(settings.llm.replay)
+    return {"replay": {"source": source, "note": replay_note(source)}}
+
+
+AttemptFn = Callable[[Problem, int], Awaitable[AttemptRecord]]
+
+
+def _labelled(fn: AttemptFn, source: str) -> AttemptFn:
+    """An attempt function whose records say that their answers were replayed from ``source``."""
+    if not source:
+        return fn
+
+    async def attempt(problem: Problem, index: int) -> AttemptRecord:
+        return dataclasses.replace(await fn(problem, index), replayed_from=source)
+    return attempt
+
+
 def method_meta(settings: Settings) -> dict[str, Any]:
     """What makes a run the method it is; a resumed run must keep every one of these."""
     return {"method": settings.prover.method, "hammer_first": runs_first_pass(settings),
@@ -163,7 +186,7 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
             "attempts": settings.prover.attempts, "evolvers": evolvers, **method_meta(settings),
             # what verify-results needs to re-check a stored proof without the original data files
             "statements": {p.name: p.formal_statement for p in ordered},
-            "preambles": {p.name: p.preamble for p in ordered if p.preamble.strip()}, **meta}
+            "preambles": {p.name: p.preamble for p in ordered if p.preamble.strip()}, **replay_meta(settings), **meta}
     RunStore.check(run_dir, resume=resume)  # fail before anything starts, and leave no empty run behind
     if resume:
         _check_resume_keeps_method(run_dir, meta)
@@ -203,11 +226,15 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
         await asyncio.to_thread(library.add_problems, [(p.name, p.formal_statement) for p in problems])
     sources = {p.name: p.source for p in problems}
     cpu = _CpuClock(services.isabelle_cpu_s, store)
+    replayer = services.llm if isinstance(services.llm, ReplayLLM) else None
+    replay = str(settings.llm.replay) if settings.llm.replay is not None else ""
 
     def write_summary() -> dict[str, Any]:
         summary = summarize(store.records, [p.name for p in problems], max_attempts=settings.prover.attempts,
                             sources=sources, evolver_steps=store.evolver_steps)
         summary["method"] = settings.prover.method
+        if replay:
+            summary["replay"] = replay_summary(replay, store.records)
         summary["isabelle_cpu_s"] = cpu.spent()
         # what the LLM client adapted (a refused output-limit name switched, no temperature sent)
         summary["llm_notes"] = list(getattr(services.llm, "notes", []))
@@ -226,9 +253,11 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
     else:
         in_flight = settings.prover.concurrency or auto_concurrency(settings.llm.concurrency, slots)
     health = ServiceHealth()
-    scheduler = Scheduler(method.attempt, store, attempts=settings.prover.attempts, concurrency=in_flight,
-                          budget=tracker.exhausted, on_record=on_record,
-                          first_pass=first_pass.attempt if first_pass else None, health=health)
+    scheduler = Scheduler(_labelled(method.attempt, replay), store, attempts=settings.prover.attempts,
+                          concurrency=in_flight, budget=tracker.exhausted, on_record=on_record,
+                          first_pass=_labelled(first_pass.attempt, replay) if first_pass else None, health=health,
+                          attempts_of=(lambda name: max(1, replayer.source.attempts(name))) if replayer else None,
+                          stop_when_solved=settings.prover.stop_when_solved)
     total = sum(1 for _ in scheduler.plan(problems))
     if first_pass is not None:
         total += len({p.name for p in problems} - {name for name, i in store.done() if i < 0} - set(store.solved()))
@@ -296,7 +325,7 @@ async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir
                      meta: dict[str, Any], progress: Any = None, services: Services | None = None) -> dict[str, Any]:
     """``lego-prover evolve``: grow the library offline against target problems."""
     meta = {"kind": "evolve", "version": __version__, "started": now_iso(), "steps": steps,
-            "problems": [p.name for p in problems], **meta}
+            "problems": [p.name for p in problems], **replay_meta(settings), **meta}
     RunStore.check(run_dir, resume=resume)
     def open_store() -> RunStore:
         store = RunStore.open(run_dir, meta, settings_to_toml_dict(settings), resume=resume)
@@ -338,6 +367,8 @@ async def _evolve(settings: Settings, problems: Sequence[Problem], store: RunSto
         raise
     summary = evolve_summary(store.evolver_steps)
     summary["usage"] = usage_table(step_calls(store.evolver_steps))
+    if settings.llm.replay is not None:
+        summary["replay"] = {"source": str(settings.llm.replay), "note": replay_note(str(settings.llm.replay))}
     summary["library"] = await asyncio.to_thread(services.library.stats)
     summary["stopped_by_budget"] = evolver.stopped_by
     summary["stopped_by_service"] = evolver.service_down.describe() if evolver.service_down else None

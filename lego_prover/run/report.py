@@ -29,7 +29,7 @@ from lego_prover.llm.prices import CHECKED as PRICES_CHECKED
 from lego_prover.llm.usage import UNRECORDED
 from lego_prover.prover.attempt import OUT_OF_TOKENS_REASONING, OUTCOME_NAMES
 from lego_prover.run.store import load_run
-from lego_prover.run.summary import summarize
+from lego_prover.run.summary import replay_summary, summarize
 
 
 def png_base64(fig: Any) -> str:
@@ -116,13 +116,20 @@ def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, A
 def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
     usage = summary.get("usage", {}).get("total", {})
     lines = [f"# lego-prover run: {meta.get('benchmark', '?')} {meta.get('split', '')}".rstrip(), ""]
+    replay = summary.get("replay")
+    if meta.get("replay") or replay:
+        note = (replay or meta["replay"]).get("note")
+        lines += [f"> **Replayed**: {note}."
+                  + (f" {replay['no_recorded_answer']} attempt(s) ended with no recorded answer; the usage of "
+                     f"{replay['usage_estimated_calls']} of {replay['calls']} calls was not recorded in the source "
+                     "and is estimated with the tokenizer." if replay else ""), ""]
     lines += [f"- started {meta.get('started', '?')}, lego-prover {meta.get('version', '?')}, "
               f"{meta.get('attempts', '?')} attempts per problem, {meta.get('evolvers', 0)} evolvers",
               f"- method {meta.get('method', 'lego')}"
               + (" without the library" if meta.get("method", "lego") == "lego" and not meta.get("library", True) else "")
               + (", the hammer pass before each problem's first LLM attempt" if meta.get("hammer_first") else ""),
               f"- **solved {summary['solved']} / {summary['problems']} ({100 * summary['pass_rate']:.1f}%)** "
-              f"in {summary['attempts']} attempts",
+              f"in {summary['attempts']} attempts" + oracle_note(summary),
               f"- tokens {summary['tokens']:,}, cost ${summary['cost_usd']:.4f}"
               + (f"; per solved problem {summary['tokens_per_solved']:,} tokens, ${summary['cost_per_solved_usd']:.4f}"
                  if summary["solved"] else ""),
@@ -174,6 +181,16 @@ def render_markdown(meta: dict[str, Any], summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | {at} | {p['attempts']} | {p['prompt_tokens'] + p['completion_tokens']:,} | "
                      f"${p['cost_usd']:.4f} | {', '.join(p['used_skills'])} |")
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def oracle_note(summary: dict[str, Any]) -> str:
+    """Beside a pass rate: how many solves rest on an oracle the user chose to trust, and the rate without them."""
+    trusting = summary.get("solved_relying_on_trusted_oracles") or []
+    if not trusting:
+        return "; none rests on a trusted oracle"
+    plain, n = summary.get("solved_without_trusted_oracles", 0), max(1, summary["problems"])
+    return (f"; {len(trusting)} of them rest on an oracle you trust (isabelle.trusted_oracles), without which "
+            f"{plain} / {summary['problems']} ({100 * plain / n:.1f}%)")
 
 
 def _usage_line(total: dict[str, Any]) -> str:
@@ -355,6 +372,8 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     summary["isabelle_cpu_s"] = stored.get("isabelle_cpu_s")
     summary["stopped_by_service"] = stored.get("stopped_by_service")
     summary["llm_notes"] = stored.get("llm_notes") or []
+    if meta.get("replay"):
+        summary["replay"] = replay_summary(str(meta["replay"].get("source", "?")), attempts)
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(meta, summary), encoding="utf-8")
     html_path.write_text(render_html(meta, summary, _plots(summary, attempts, steps)), encoding="utf-8")

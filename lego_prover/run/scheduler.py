@@ -15,6 +15,11 @@ LLM endpoint refuses (``LLMRequestRefusedError``) does the same and is raised fr
 ``extra`` tasks
 (evolvers) run beside the attempts and are cancelled when the attempts are done.
 
+``attempts_of`` caps a problem's attempts below ``attempts`` (a replay makes only the
+attempts its source recorded); ``stop_when_solved=False`` makes every planned attempt even
+after one solved the problem (``prover.stop_when_solved``: each attempt of a replayed run
+re-checked).
+
 A ``first_pass`` (the hammer pass of ``prover.hammer_first``) runs once per problem, as
 attempt ``FIRST_PASS`` (-1), before the problem's first attempt; every attempt on the
 problem waits for it, and none is made when it solved the problem.
@@ -63,7 +68,8 @@ class Scheduler:
     def __init__(self, attempt: AttemptFn, store: RunStore, *, attempts: int, concurrency: int,
                  budget: Callable[[], str | None] = lambda: None,
                  on_record: Callable[[AttemptRecord], None] | None = None,
-                 first_pass: AttemptFn | None = None, health: ServiceHealth | None = None) -> None:
+                 first_pass: AttemptFn | None = None, health: ServiceHealth | None = None,
+                 attempts_of: Callable[[str], int] | None = None, stop_when_solved: bool = True) -> None:
         self._attempt = attempt
         self._store = store
         self._attempts = attempts
@@ -72,13 +78,17 @@ class Scheduler:
         self._on_record = on_record
         self._first_pass = first_pass
         self._health = health or ServiceHealth()
+        self._attempts_of = attempts_of          # a problem's own limit (a replay: what its source holds)
+        self._stop_when_solved = stop_when_solved
 
     def plan(self, problems: Sequence[Problem]) -> Iterator[tuple[Problem, int]]:
         """Round-robin by attempt index, skipping what the store already holds."""
         done = self._store.done()
+        limit = {p.name: min(self._attempts, self._attempts_of(p.name)) if self._attempts_of else self._attempts
+                 for p in problems}
         for index in range(self._attempts):
             for problem in problems:
-                if (problem.name, index) not in done:
+                if index < limit[problem.name] and (problem.name, index) not in done:
                     yield problem, index
 
     async def run(self, problems: Sequence[Problem],
@@ -99,7 +109,7 @@ class Scheduler:
                     outcome.stopped_by = spent
                     return None
                 for problem, index in plan:
-                    if problem.name not in outcome.solved:
+                    if not self._stop_when_solved or problem.name not in outcome.solved:
                         outcome.started += 1
                         return problem, index
                 return None
@@ -127,7 +137,7 @@ class Scheduler:
                     if problem.name not in passed:
                         finish(await self._first_pass(problem, FIRST_PASS))
                         passed.add(problem.name)
-            return problem.name not in outcome.solved
+            return not self._stop_when_solved or problem.name not in outcome.solved
 
         async def worker() -> None:
             while (item := await next_item()) is not None:

@@ -8,6 +8,8 @@ attempts or the outcome table.
 Tokens are as the endpoint reported them: ``reasoning_tokens`` are part of the completion
 tokens, ``cached_tokens`` part of the prompt tokens (priced at the cached rate). A model
 with no known price is listed in ``unpriced_models``: its tokens count, its cost does not.
+A replayed run (``replay_summary``) says where its answers came from, how many attempts its
+source had no answer for, and how many calls' usage was counted with the tokenizer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from lego_prover.llm.replay import NO_RECORDED_ANSWER, replay_note
 from lego_prover.llm.usage import usage_table
 from lego_prover.prover.attempt import (
     INFRASTRUCTURE,
@@ -69,6 +72,8 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
             "failures": dict(_count(r.failure or "solved" for r in records)),
         }
     solved = [n for n, p in per_problem.items() if p["solved"]]
+    # a problem still solved when no oracle the user chose to trust is: some solve of it used none
+    plain = {r.problem for r in finished if r.solved and not r.trusted_oracles}
     pass_at = []
     for k in range(1, max_attempts + 1):
         hits = sum(1 for p in per_problem.values() if p["solved"] and p["solved_at_attempt"] < k)
@@ -103,6 +108,9 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "cost_per_solved_usd": round(cost / len(solved), 6) if solved else None,
         "solved_using_retrieved_skills": len(reuse),
         "solved_relying_on_trusted_oracles": sorted(n for n in solved if per_problem[n]["trusted_oracles"]),
+        "solved_without_trusted_oracles": sum(1 for n in solved if n in plain),
+        "attempts_solved": sum(1 for r in finished if r.solved),
+        "attempts_solved_on_trusted_oracles": sum(1 for r in finished if r.solved and r.trusted_oracles),
         "reuse_share": round(len(reuse) / len(solved), 4) if solved else None,
         "skills_added_by_prover": sum(len(r.skills_added) for r in attempts),  # added is added
         "evolver_steps": len(evolver_steps),
@@ -121,6 +129,15 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "excluding_hammer_first": excluding_first_pass(per_problem, max_attempts),
         "hammer": hammer_figures(attempts),
     }
+
+
+def replay_summary(source: str, records: Sequence[AttemptRecord]) -> dict[str, Any]:
+    """What a replay's summary says: the source, how many attempts ran out of recorded answers,
+    and how many calls had their usage counted with the tokenizer rather than recorded."""
+    calls = [c for r in records for c in r.calls]
+    return {"source": source, "note": replay_note(source),
+            "no_recorded_answer": sum(1 for r in records if r.failure == NO_RECORDED_ANSWER),
+            "calls": len(calls), "usage_estimated_calls": sum(1 for c in calls if c.usage_estimated)}
 
 
 def _by_direction(steps: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
