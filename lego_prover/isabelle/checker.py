@@ -28,7 +28,7 @@ from lego_prover.errors import IsabelleServerError
 from lego_prover.isabelle.client import ServerFault, TaskReply, TaskTimeout
 from lego_prover.isabelle.context import CheckOptions, Submission, TheoryContext
 from lego_prover.isabelle.guard import GuardResult, SoundnessGuard
-from lego_prover.isabelle.repair import Repairer, failing_by_sites
+from lego_prover.isabelle.repair import Repairer, failing_by_sites, sorry_to_placeholders
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import (
     AssembledTheory,
@@ -94,6 +94,8 @@ class Checker:
         limit = options.check_limit_s
         started = time.monotonic()
         gctx = replace(context.guard_context(), max_bytes=self._settings.max_proof_bytes)
+        if repair and self._settings.repair_failing_by:   # LEGO-Prover's repair: abandoned steps are placeholders
+            text = sorry_to_placeholders(text)
         first = SoundnessGuard(gctx, allow_placeholders=repair).check(text)
         if not first.ok:
             return self._guard_verdict(first, context, started)

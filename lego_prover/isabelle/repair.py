@@ -1,12 +1,20 @@
-"""Tactic repair: replace ``sledgehammer`` placeholders (and, optionally, failing one-line
-``by`` steps) by the first tactic of a list that closes the step.
+"""Tactic repair: replace ``sledgehammer`` placeholders (and, with ``repair_failing_by``,
+failing one-line ``by`` steps, and ``sorry``/``oops``, as LEGO-Prover does) by the first
+tactic of a list that closes the step.
 
-For each site and each candidate a variant theory is built in which that site gets the
-candidate and every other site gets ``sorry``. The variants are checked concurrently (the
-session pool bounds how many run at once), each under ``repair_timeout_s``; for each site
-the first candidate in list order whose step shows no error wins. Sledgehammer itself is
-tried last for sites no candidate closed. The ``sorry`` variants are internal and are
-never accepted: the checker runs the guard and a whole check on the final text.
+Placeholders: for each site and each candidate a variant theory is built in which that
+site gets the candidate and every other site gets ``sorry``. Failing ``by`` steps
+(``extra_sites``) are many per answer, so they are batched: one variant per candidate, in
+which *every* such site gets that candidate (Isabelle goes on after a failed step, so each
+site's own step says whether the candidate closed it); only a variant that did not finish
+in time is retried site by site. The variants are checked concurrently (the session pool
+bounds how many run at once), each under ``repair_timeout_s``; for each site the first
+candidate in list order whose step shows no error wins. Sledgehammer itself is tried last
+for sites no candidate closed. The ``sorry`` variants are internal and are never
+accepted: the checker runs the guard and a whole check on the final text.
+
+``sorry_to_placeholders`` turns ``sorry`` and ``oops`` commands into ``sledgehammer``
+placeholders (LEGO-Prover's checker does the same), so they are repaired, never accepted.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any, Protocol
 from lego_prover.config import IsabelleSettings
 from lego_prover.isabelle.context import Submission, TheoryContext
 from lego_prover.isabelle.guard import PLACEHOLDER_COMMANDS
+from lego_prover.isabelle.lexer import LexError
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
 from lego_prover.isabelle.theory import AssembledTheory, Block, Span, shift_block, split_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict
@@ -59,6 +68,28 @@ def find_sites(blocks: Sequence[Block]) -> list[Site]:
             for bi, block in enumerate(blocks)
             for si, span in enumerate(block.spans)
             if span.command in PLACEHOLDER_COMMANDS]
+
+
+ABANDONED = frozenset({"sorry", "oops"})
+
+
+def sorry_to_placeholders(text: str) -> str:
+    """``sorry`` and ``oops`` commands (not the words in comments or strings) become ``sledgehammer``."""
+    try:
+        blocks = split_blocks(text)
+    except (LexError, ValueError):
+        return text        # the guard says what is wrong with it
+    edits: list[tuple[int, int]] = []
+    cursor = 0
+    for block in blocks:
+        at = text.find(block.text, cursor)
+        if at < 0:
+            return text
+        cursor = at + len(block.text)
+        edits += [(at + span.start, len(span.command)) for span in block.spans if span.command in ABANDONED]
+    for start, length in reversed(edits):
+        text = text[:start] + "sledgehammer" + text[start + length:]
+    return text
 
 
 def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]:
@@ -101,17 +132,35 @@ class Repairer:
 
     async def repair(self, blocks: Sequence[Block], context: TheoryContext,
                      extra_sites: Sequence[Site] = ()) -> RepairOutcome:
-        sites = find_sites(blocks) + list(extra_sites)
+        placeholders = find_sites(blocks)
+        sites = placeholders + list(extra_sites)
         if not sites:
             return RepairOutcome(tuple(blocks), ())
         tactics = list(self._settings.repair_tactics)
-        jobs = [(site, tactic) for site in sites for tactic in tactics]
-        results = await asyncio.gather(*(self._try(blocks, sites, site, tactic, context) for site, tactic in jobs))
+        jobs = [(site, tactic) for site in placeholders for tactic in tactics]
+        batched = list(extra_sites)
+        results, batch_results = await asyncio.gather(
+            asyncio.gather(*(self._try(blocks, sites, site, tactic, context) for site, tactic in jobs)),
+            asyncio.gather(*(self._try_all(blocks, sites, batched, tactic, context) for tactic in tactics))
+            if batched else _nothing())
+        works: dict[tuple[Site, str], bool] = dict(zip(jobs, results, strict=True))
+        retry: list[tuple[Site, str]] = []
+        for tactic, per_site in zip(tactics if batched else [], batch_results, strict=True):
+            if per_site is None:            # the variant did not finish in time: ask site by site
+                retry += [(site, tactic) for site in batched]
+            else:
+                works.update({(site, tactic): ok for site, ok in zip(batched, per_site, strict=True)})
+        if retry:
+            # only up to the first candidate known to work for each site
+            retry = [(s, t) for s, t in retry
+                     if not any(works.get((s, u)) for u in tactics[:tactics.index(t)])]
+            again = await asyncio.gather(*(self._try(blocks, sites, s, t, context) for s, t in retry))
+            works.update(dict(zip(retry, again, strict=True)))
         chosen: dict[tuple[int, int], str] = {}
         log: list[str] = []
         for site in sites:
-            for (s, tactic), ok in zip(jobs, results, strict=True):
-                if s == site and ok:
+            for tactic in tactics:
+                if works.get((site, tactic)):
                     chosen[(site.block, site.span)] = tactic
                     log.append(f"{site.original!r} -> {tactic!r}")
                     break
@@ -163,6 +212,31 @@ class Repairer:
         # a candidate that is still running when the limit hits did not close its step
         return verdict.failure is not FailureKind.TIMEOUT
 
+    async def _try_all(self, blocks: Sequence[Block], sites: Sequence[Site], batched: Sequence[Site], tactic: str,
+                       context: TheoryContext) -> list[bool] | None:
+        """One variant with ``tactic`` at every site of ``batched`` (``sorry`` at the other sites):
+        whether it closed each one's step, or None when the variant did not finish in time."""
+        choices = {(s.block, s.span): (tactic if s in batched else "sorry") for s in sites}
+        variant = substitute(blocks, choices)
+        assembled = self._checker.assemble(variant, context)
+        submission = await self._checker.submit(assembled, check_limit_s=self._settings.repair_timeout_s)
+        verdict = submission.verdict
+        if verdict.failure is FailureKind.SERVER:
+            self._server_error = verdict.reason
+            return [False] * len(batched)
+        reply = submission.reply
+        if reply is None or not reply.finished or verdict.failure is FailureKind.TIMEOUT:
+            return None
+        body = [b for b in assembled.source_map.blocks if b.origin == "body"]
+        out = []
+        for site in batched:
+            step = body[site.block].steps[site.span]
+            line = assembled.text.count("\n", 0, step.start) + 1
+            out.append(not any((e.index is not None and step.start <= e.index < step.end)
+                               or (e.index is None and e.block_index is not None and e.theory_line == line)
+                               for e in verdict.errors))
+        return out
+
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
                             context: TheoryContext) -> str | None:
         call = sledgehammer_call(self._settings.sledgehammer_timeout_s, self._settings.sledgehammer_provers)
@@ -177,6 +251,10 @@ class Repairer:
             log.warning("Sledgehammer failed: this Isabelle has no prover %r; fix isabelle.sledgehammer_provers "
                         "(empty = the provers it has; `lego-prover doctor` lists them)", answer.missing_prover)
         return answer.proof
+
+
+async def _nothing() -> list[list[bool] | None]:
+    return []
 
 
 @dataclass(frozen=True)

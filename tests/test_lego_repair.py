@@ -1,0 +1,113 @@
+"""LEGO-Prover's repair (``isabelle.repair_failing_by``, on for the lego method): a failing
+one-line ``by`` step is a placeholder too, and ``sorry``/``oops`` become placeholders.
+
+The fake server judges nothing: each test's script says which step fails with which tactic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lego_prover.config import IsabelleSettings, load_settings
+from lego_prover.isabelle.checker import Checker
+from lego_prover.isabelle.context import TheoryContext
+from lego_prover.isabelle.repair import sorry_to_placeholders
+from lego_prover.isabelle.sessions import SessionPool
+from lego_prover.isabelle.verdict import FailureKind
+from lego_prover.run.evaluate import with_method_repair
+from tests.fakes import replies
+from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script, Submitted
+
+STATEMENT = 'theorem mathd_t:\n  fixes x :: nat\n  assumes h0 : "x = 2"\n  shows "x + 1 = 3 \\<and> x * 2 = 4"'
+CONTEXT = TheoryContext(imports=("Complex_Main",), target="mathd_t", statement=STATEMENT)
+PROOF = (f"{STATEMENT}\nproof -\n  have a: \"x + 1 = 3\" using h0 by blast\n"
+         "  have b: \"x * 2 = 4\" using h0 by blast\n  show ?thesis using a b by blast\nqed")
+
+
+def test_sorry_and_oops_commands_become_placeholders_but_not_the_words() -> None:
+    text = ('lemma a: "True"\n  (* sorry, this is hard *) sorry\n\nlemma b: "x = x"\nproof -\n'
+            '  have "\\<open>sorry\\<close> = \\<open>sorry\\<close>" by simp\n  oops')
+    out = sorry_to_placeholders(text)
+    assert out.count("sledgehammer") == 2 and "(* sorry, this is hard *)" in out and "\\<open>sorry\\<close>" in out
+    assert "oops" not in out and out.count("sorry") == 3
+    assert sorry_to_placeholders("lemma (") == "lemma (", "text the lexer refuses is left to the guard"
+
+
+def test_the_lego_method_repairs_like_lego_prover_unless_told_otherwise(tmp_path: Path) -> None:
+    def resolved(**overrides: Any) -> bool | None:
+        return with_method_repair(load_settings(None, overrides, environ={}, cwd=tmp_path)).isabelle.repair_failing_by
+
+    assert resolved() is True and resolved(**{"prover.method": "dsp"}) is False
+    assert resolved(**{"isabelle.repair_failing_by": False}) is False
+
+
+def failing(tactics: set[str]) -> Outcome:
+    """Scripted: every step ending in one of ``tactics`` fails at that step; all else is accepted."""
+    def build(sub: Submitted) -> dict[str, Any]:
+        msgs = replies.oracle_messages(sub.text)
+        for tactic in tactics:
+            start = 0
+            while (at := sub.text.find(tactic + "\n", start)) >= 0:
+                msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
+                             "pos": replies.position(sub.text, sub.text[at:at + len(tactic)],
+                                                     sub.text[:at + len(tactic)].count(tactic))})
+                start = at + 1
+        failed = int(any(m["kind"] == "error" for m in msgs))
+        return replies.payload(sub, msgs, replies.status(failed=failed))
+    return Outcome(build)
+
+
+@pytest.fixture
+async def lego_checker(tmp_path: Path, fake_server: FakeIsabelleServer) -> Any:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=False,
+                                repair_failing_by=True,
+                                repair_tactics=["by blast", "by auto", "by simp", "by presburger"])
+    async with SessionPool(settings) as pool:
+        yield Checker(pool, settings), fake_server
+        await pool.drain()
+
+
+async def test_failing_by_steps_are_repaired_in_one_variant_per_tactic(lego_checker: Any, script: Script) -> None:
+    checker, server = lego_checker
+    # scripted: blast and auto fail wherever they stand; simp and presburger close every step
+    script.default = failing({"by blast", "by auto"})
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 3
+    assert "by blast" not in verdict.theory_text
+    # the first check, one variant per tactic (not per step and tactic: 4, not 12), the final check
+    uses = [s for s in server.state.submitted if "mathd_t" in s.text]
+    assert len(uses) == 1 + 4 + 1, [s.text for s in uses]
+
+
+async def test_sorry_in_a_lego_answer_is_repaired_never_accepted(lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    script.default = failing({"by blast", "by auto"})
+    verdict = await checker.check(PROOF.replace("using h0 by blast\n  have b", "sorry\n  have b", 1), CONTEXT)
+    assert verdict.verified and "sorry" not in verdict.theory_text
+    assert "'sledgehammer' -> 'by simp'" in verdict.repairs
+    # no tactic closes anything: the answer fails as a tactic failure, the sorry never reaches a verdict
+    script.default = failing({"by blast", "by auto", "by simp", "by presburger"})
+    verdict = await checker.check(PROOF.replace("by blast", "sorry"), CONTEXT)
+    assert verdict.failure is FailureKind.TACTIC and "no tactic closed" in verdict.reason
+
+
+async def test_a_variant_that_runs_out_of_time_is_retried_step_by_step(lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    hang, rest = Outcome(kind="hang"), failing({"by blast"})
+
+    class Pick(Script):
+        def pick(self, text: str) -> Outcome:
+            # auto runs away at step b (and so does the variant with auto at every step); auto closes the
+            # other two steps, simp closes b
+            return hang if 'have b: "x * 2 = 4" using h0 by auto' in text else rest
+
+    script.__class__ = Pick
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by auto'", "'by blast' -> 'by simp'", "'by blast' -> 'by auto'")
