@@ -82,7 +82,7 @@ class IsabelleSettings(_Section):
     work_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "isabelle")
     repair_tactics: list[str] = Field(default_factory=lambda: list(DEFAULT_REPAIR_TACTICS))
     repair_timeout_s: float = Field(10.0, gt=0)
-    repair_failing_by: bool | None = Field(None, examples=[True], description="as LEGO-Prover: failing one-line `by` steps are repaired like placeholders (tactic list, then Sledgehammer) and sorry/oops become placeholders; unset = on for the lego method, off otherwise")
+    repair_failing_by: bool = Field(False, description="as LEGO-Prover: failing one-line `by` steps are repaired like placeholders (tactic list, then Sledgehammer) and sorry/oops become placeholders")
     sledgehammer: bool = Field(True, description="last resort for placeholders when the tactic list fails")
     sledgehammer_timeout_s: float = Field(30.0, gt=0)
     sledgehammer_provers: str = Field("", description="space-separated prover names; empty = the provers this Isabelle has (its own default)")

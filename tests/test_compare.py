@@ -100,9 +100,9 @@ def test_solved_curves_and_who_solved_what(three_runs: list[Path]) -> None:
     c = compare_runs(three_runs)
     assert c.solved == {"lego": {"p1", "p2", "p3"}, "dsp": {"p2", "p4"}, "hammer": {"p4"}}
     md = render_markdown(c)
-    assert "| lego | 3 | 75.0% | 0 | 3 | 3/4 (75.0%) | 5 | 1,500 | 0 | 0 | $0.0150 |" in md
-    assert "| dsp | 2 | 50.0% | 1 | 1 | 1/3 (33.3%) | 9 | 250 | 0 | 0 | $0.0025 |" in md
-    assert "| hammer | 1 | 25.0% | 0 | 0 | 1/4 (25.0%) | 4 | 0 | 0 | 0 | $0.0000 |" in md, "no LLM attempts at all"
+    assert "| lego | 3 | 75.0% | 0 | 0 | 3 | 3/4 (75.0%) | 5 | 1,500 | 0 | 0 | $0.0150 |" in md
+    assert "| dsp | 2 | 50.0% | 0 | 1 | 1 | 1/3 (33.3%) | 9 | 250 | 0 | 0 | $0.0025 |" in md
+    assert "| hammer | 1 | 25.0% | 0 | 0 | 0 | 1/4 (25.0%) | 4 | 0 | 0 | 0 | $0.0000 |" in md, "no LLM attempts at all"
     assert "| lego | — | 2 | 3 |" in md and "| dsp | 1 | — | 1 |" in md and "| hammer | 1 | 0 | — |" in md
     assert "- solved by lego, not by dsp: p1, p3" in md and "- solved by dsp, not by lego: p4" in md
     # pass@k from k = 0 (the hammer pass): lego 0, 1, 3; dsp 1, 2, 2; hammer 1, 1 (kept at k = 2)

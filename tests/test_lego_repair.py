@@ -1,4 +1,4 @@
-"""LEGO-Prover's repair (``isabelle.repair_failing_by``, on for the lego method): a failing
+"""LEGO-Prover's repair (``isabelle.repair_failing_by = true``): a failing
 one-line ``by`` step is a placeholder too, and ``sorry``/``oops`` become placeholders.
 
 The fake server judges nothing: each test's script says which step fails with which tactic.
@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from lego_prover.config import IsabelleSettings, load_settings
+from lego_prover.config import IsabelleSettings
 from lego_prover.isabelle.checker import Checker
 from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.repair import sorry_to_placeholders
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.verdict import FailureKind
-from lego_prover.run.evaluate import with_method_repair
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script, Submitted
 
@@ -34,14 +33,6 @@ def test_sorry_and_oops_commands_become_placeholders_but_not_the_words() -> None
     assert out.count("sledgehammer") == 2 and "(* sorry, this is hard *)" in out and "\\<open>sorry\\<close>" in out
     assert "oops" not in out and out.count("sorry") == 3
     assert sorry_to_placeholders("lemma (") == "lemma (", "text the lexer refuses is left to the guard"
-
-
-def test_the_lego_method_repairs_like_lego_prover_unless_told_otherwise(tmp_path: Path) -> None:
-    def resolved(**overrides: Any) -> bool | None:
-        return with_method_repair(load_settings(None, overrides, environ={}, cwd=tmp_path)).isabelle.repair_failing_by
-
-    assert resolved() is True and resolved(**{"prover.method": "dsp"}) is False
-    assert resolved(**{"isabelle.repair_failing_by": False}) is False
 
 
 def failing(tactics: set[str]) -> Outcome:

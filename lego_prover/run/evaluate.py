@@ -109,14 +109,6 @@ async def open_services(settings: Settings, *, note: Callable[[str], None] = lam
             library.close()
 
 
-def with_method_repair(settings: Settings) -> Settings:
-    """``isabelle.repair_failing_by`` unset: LEGO-Prover's repair for the lego method, off for the others."""
-    if settings.isabelle.repair_failing_by is not None:
-        return settings
-    on = settings.prover.method == "lego"
-    return settings.model_copy(update={"isabelle": settings.isabelle.model_copy(update={"repair_failing_by": on})})
-
-
 def replay_meta(settings: Settings) -> dict[str, Any]:
     """A replayed run says so in run.json (``replay``: source and the line every report carries)."""
     if settings.llm.replay is None:
@@ -184,7 +176,6 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
                    meta: dict[str, Any], progress: Progress | None = None, evolvers: int = 0,
                    services: Services | None = None) -> dict[str, Any]:
     check_method_settings(settings, evolvers=evolvers)
-    settings = with_method_repair(settings)
     if settings.prover.method == "hammer" and settings.prover.attempts != 1:
         # no sampling: a second try of the same tactics on the same statement is the same try
         settings = settings.model_copy(update={"prover": settings.prover.model_copy(update={"attempts": 1})})
@@ -333,7 +324,6 @@ def service_stop(down: ServiceDown | None, store: RunStore) -> str | None:
 async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir: Path, resume: bool, steps: int,
                      meta: dict[str, Any], progress: Any = None, services: Services | None = None) -> dict[str, Any]:
     """``lego-prover evolve``: grow the library offline against target problems."""
-    settings = with_method_repair(settings)
     meta = {"kind": "evolve", "version": __version__, "started": now_iso(), "steps": steps,
             "problems": [p.name for p in problems], **replay_meta(settings), **meta}
     RunStore.check(run_dir, resume=resume)

@@ -187,9 +187,9 @@ def oracle_note(summary: dict[str, Any]) -> str:
     """Beside a pass rate: how many solves rest on an oracle the user chose to trust, and the rate without them."""
     trusting = summary.get("solved_relying_on_trusted_oracles") or []
     if not trusting:
-        return "; none rests on a trusted oracle"
+        return "; none rests on an oracle you chose to trust"
     plain, n = summary.get("solved_without_trusted_oracles", 0), max(1, summary["problems"])
-    return (f"; {len(trusting)} of them rest on an oracle you trust (isabelle.trusted_oracles), without which "
+    return (f"; {len(trusting)} of them rest on an oracle you chose to trust, without which "
             f"{plain} / {summary['problems']} ({100 * plain / n:.1f}%)")
 
 
