@@ -102,3 +102,20 @@ async def test_a_variant_that_runs_out_of_time_is_retried_step_by_step(lego_chec
     verdict = await checker.check(PROOF, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == ("'by blast' -> 'by auto'", "'by blast' -> 'by simp'", "'by blast' -> 'by auto'")
+
+
+async def test_a_step_naming_a_fact_this_release_lacks_is_repaired_too(lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    proof = PROOF.replace("using h0 by blast\n  have b", "using h0 by (simp add: powr_less_mono1)\n  have b", 1)
+
+    def build(sub: Submitted) -> dict[str, Any]:
+        msgs = replies.oracle_messages(sub.text)
+        if "powr_less_mono1" in sub.text:       # scripted: the fact is gone in this release
+            msgs.append({"kind": "error", "message": 'Undefined fact: "powr_less_mono1"',
+                         "pos": replies.position(sub.text, "by (simp add: powr_less_mono1)")})
+        return replies.payload(sub, msgs, replies.status(failed=int(len(msgs) > len(replies.oracle_messages(sub.text)))))
+
+    script.default = Outcome(build)
+    verdict = await checker.check(proof, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by (simp add: powr_less_mono1)' -> 'by blast'",)

@@ -116,7 +116,8 @@ class Checker:
         checked = _as_written(final.blocks, blocks)
         submission = await self.submit(self.assemble(checked, context), check_limit_s=limit)
         verdict = submission.verdict
-        if repair and self._settings.repair_failing_by and verdict.failure is FailureKind.TACTIC:
+        # a step naming a fact this release lacks (syntax) fails like a wrong tactic: both are repaired
+        if repair and self._settings.repair_failing_by and verdict.failure in (FailureKind.TACTIC, FailureKind.SYNTAX):
             sites = failing_by_sites(submission.assembled, verdict)
             if sites:
                 outcome = await Repairer(self, settings).repair(checked, context, extra_sites=sites)
