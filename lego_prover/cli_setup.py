@@ -10,9 +10,7 @@ from typing import Annotated
 import typer
 
 from lego_prover.cli_support import cli_settings, err, guarded, out
-from lego_prover.errors import (
-    LLMError,
-)
+from lego_prover.errors import LLMUnavailableError
 
 # --------------------------------------------------------------------------- doctor
 
@@ -23,8 +21,8 @@ def doctor(
 ) -> None:
     """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
 
-    Each missing thing comes with its fix. Reads only: it creates nothing. Exit code 0
-    when everything is in place, 1 otherwise. With --ray, every node of the cluster too.
+    Each missing thing comes with its fix. Reads only: it creates nothing. With --ray,
+    every node of the cluster too.
     Without --llm no chat request is sent.
 
     Examples:
@@ -76,7 +74,7 @@ class ServeBackend(StrEnum):
 
 
 def serve_model(
-    model: Annotated[str, typer.Argument(help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
     backend: Annotated[ServeBackend, typer.Option(help="auto: GGUF files to llama_cpp, anything else to vllm.")] = ServeBackend.auto,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     name: Annotated[str | None, typer.Option(help="Model name clients send (default: the file or folder name).")] = None,
@@ -112,9 +110,13 @@ def serve_model(
                       f"use it with:  LEGO_PROVER_LLM__BASE_URL={server.base_url} "
                       f"LEGO_PROVER_LLM__MODEL={server.served_name} lego-prover ...\n"
                       "press Ctrl-C to stop", highlight=False, markup=False)
-            while server.running:
-                time.sleep(1.0)
-            raise LLMError(f"the model server stopped on its own; see {log_path}")
+            try:
+                while server.running:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:  # the way it is meant to stop: exit code 0
+                err.print("stopped", markup=False, highlight=False)
+                return
+            raise LLMUnavailableError(f"the model server stopped on its own; see {log_path}", fatal=True)
 
     guarded(body)
 

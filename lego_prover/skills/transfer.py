@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lego_prover.errors import ProblemFileError
+from lego_prover.errors import BadInputError, ProblemFileError
 from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import GuardContext, SoundnessGuard
 from lego_prover.isabelle.theory import TheoryHeader, rename_facts, split_blocks
@@ -98,8 +98,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     from lego_prover.inputs import read_text
 
     rows = []
-    for i, line in enumerate(read_text(path, "skills file", hint="; write one with 'lego-prover skills export "
-                                       "FILE.jsonl --format jsonl'").splitlines(), 1):
+    text = read_text(path, "skills file", hint="; write one with 'lego-prover skills export FILE.jsonl --format jsonl'")
+    if not text.strip():
+        raise BadInputError(f"skills file {path} is empty: there is nothing to import; give the file that "
+                            "'lego-prover skills export FILE.jsonl --format jsonl' wrote.")
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
