@@ -22,13 +22,12 @@ def doctor(
     """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
 
     Each missing thing comes with its fix. Reads only: it creates nothing. With --ray,
-    every node of the cluster too.
-    Without --llm no chat request is sent.
+    every node of the cluster too. Without --llm no chat request is sent; 'lego-prover
+    doctor --llm' also sends each configured model one tiny (billed) request.
 
-    Examples:
+    Example:
 
         lego-prover doctor
-        lego-prover doctor --llm
     """
 
     def body() -> None:

@@ -38,6 +38,9 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "latin1.jsonl").write_bytes('{"name": "x", "formal_statement": "caf\xe9"}\n'.encode("latin-1"))
     (tmp_path / "good.jsonl").write_text('{"name": "toy", "formal_statement": "theorem toy: \\"(1::nat) = 1\\""}\n')
     (tmp_path / "nostatement.thy").write_text("lemma (* nothing named *)\n")
+    (tmp_path / "nul.thy").write_text('theorem t: "(1::nat) + 1 = 2"\n  by simp\0\n')
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "blank.jsonl").write_text("\n  \n")
     (tmp_path / "notarun").mkdir()
     (tmp_path / "brokenrun").mkdir()
     (tmp_path / "brokenrun" / "run.json").write_text("{not json")
@@ -57,9 +60,13 @@ CASES: list[tuple[list[str], str]] = [
     (["check", "proof.thy", "--statement-file", "latin1.thy"], "statement file latin1.thy is not UTF-8 text"),
     (["check", "proof.thy", "--statement-file", "nostatement.thy"], "holds no 'theorem NAME: ...' statement"),
     (["check", "proof.thy", "--problem", "t", "--statement-file", "proof.thy"], "give --problem or --statement-file"),
-    (["check", "proof.thy", "--problem", "t", "--benchmark-dir", "missing"], "--benchmark-dir missing does not exist"),
-    (["check", "proof.thy", "--problem", "t", "--benchmark-dir", "proof.thy"], "--benchmark-dir proof.thy is a file"),
+    (["check", "proof.thy", "--problem", "t", "--data-dir", "missing"], "--data-dir missing does not exist"),
+    (["check", "proof.thy", "--problem", "t", "--data-dir", "proof.thy"], "--data-dir proof.thy is a file"),
+    (["check", "proof.thy", "--problem", "t", "--data-dir", "adir"], "no valid.jsonl/test.jsonl in adir; pass --data-dir"),
+    # --benchmark-dir, check's old name of --data-dir, still works
     (["check", "proof.thy", "--problem", "t", "--benchmark-dir", "adir"], "no valid.jsonl/test.jsonl in adir"),
+    (["check", "nul.thy", "--guard-only"], "theory file nul.thy holds a NUL byte at line 2, column 10 (character 39)"),
+    (["check", "proof.thy", "--statement-file", "nul.thy"], "statement file nul.thy holds a NUL byte at line 2"),
     (["check", "proof.thy", "--problem", "t", "--problems-file", "missing.jsonl"], "--problems-file missing.jsonl does not exist"),
     (["check", "proof.thy", "--problem", "t", "--problems-file", "adir"], "--problems-file adir is a folder"),
     (["check", "proof.thy", "--problem", "t", "--problems-file", "latin1.jsonl"], "--problems-file latin1.jsonl is not UTF-8"),
@@ -83,6 +90,13 @@ CASES: list[tuple[list[str], str]] = [
     (["eval", "--split", "train"], "Invalid value for '--split'"),
     (["eval", "--benchmark", "putnam"], "Invalid value for '--benchmark'"),
     (["eval", "--attempts", "0"], "--attempts: Input should be greater than or equal to 1"),
+    (["eval", "--attempts", "99999999999999999999"],
+     "--attempts: Input should be less than or equal to 10000 (got 99999999999999999999); bound a long run"),
+    (["eval", "--problems-file", "good.jsonl", "--split", "test"],
+     "--split test chooses benchmark problems, but --problems-file good.jsonl gives the problems; drop one"),
+    (["eval", "--problems-file", "good.jsonl", "--benchmark", "minif2f", "--data-dir", "adir"],
+     "--benchmark minif2f and --data-dir adir choose benchmark problems, but --problems-file good.jsonl"),
+    (["eval", "--benchmark-dir", "missing"], "data folder (--data-dir / data_dir) missing does not exist"),
     (["eval", "--max-tokens", "0"], "--max-tokens: Input should be greater than or equal to 1"),
     (["eval", "--informal", "sometimes"], "Invalid value for '--informal'"),
     (["eval", "--evolvers", "-1"], "Invalid value for '--evolvers'"),
@@ -119,6 +133,8 @@ CASES: list[tuple[list[str], str]] = [
     (["skills", "import", "adir"], "skills file adir is a folder, not a file"),
     (["skills", "import", "latin1.jsonl"], "skills file latin1.jsonl is not UTF-8 text"),
     (["skills", "import", "bad.jsonl"], "bad.jsonl:1: not JSON"),
+    (["skills", "import", "empty.jsonl"], "skills file empty.jsonl is empty: there is nothing to import"),
+    (["skills", "import", "blank.jsonl"], "skills file blank.jsonl is empty: there is nothing to import"),
     # other commands
     (["download-minif2f", "--cache-dir", "proof.thy"], "--cache-dir proof.thy is a file, not a folder"),
     (["serve-model", "missing.gguf"], "the GGUF model file missing.gguf does not exist"),
