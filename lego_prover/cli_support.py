@@ -224,8 +224,13 @@ class LegoCommand(TyperCommand):
 
 
 def _command_name(ctx: click_core.Context) -> str:
-    """``skills import`` for ``lego-prover skills import`` (whatever the program was called)."""
-    return " ".join(ctx.command_path.split()[1:])
+    """``skills import`` for ``lego-prover skills import``, however the program was called
+    (``python -m lego_prover`` too): the names below the root."""
+    names: list[str] = []
+    while ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(names)
 
 
 class LegoGroup(TyperGroup):
