@@ -43,11 +43,14 @@ def doctor(
 
 def download_minif2f_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="Where to put it (default: cache_dir from the settings).")] = None,
+    prefer: Annotated[Path | None, typer.Option(help="A folder with valid.jsonl and test.jsonl to copy instead, if it exists (else download).")] = None,
 ) -> None:
     """Download miniF2F (facebookresearch/miniF2F) and convert it to jsonl in the cache.
 
     Needs network access; without it, pass --data-dir to the commands instead (a folder
-    with valid.jsonl and test.jsonl).
+    with valid.jsonl and test.jsonl). With --prefer DIR a copy already on this machine is
+    used where there is one, so 'download-minif2f --prefer ../shared/minif2f' works in a
+    clone next to ../shared and in one without it alike.
 
     Example:
 
@@ -56,11 +59,14 @@ def download_minif2f_cmd(
 
     def body() -> None:
         from lego_prover.inputs import writable_dir
-        from lego_prover.problems import download_minif2f
+        from lego_prover.problems import copy_minif2f, download_minif2f
 
         settings = cli_settings()
         target = writable_dir(cache_dir or settings.cache_dir, "--cache-dir" if cache_dir else "cache_dir")
-        written = download_minif2f(target)
+        if prefer is not None and prefer.is_dir():
+            written = copy_minif2f(prefer, target)
+        else:
+            written = download_minif2f(target)
         out.print(f"miniF2F written to {written}", markup=False, highlight=False)
 
     guarded(body)
