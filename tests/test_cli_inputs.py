@@ -10,6 +10,7 @@ wrong.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -189,3 +190,30 @@ def test_input_errors_and_missing_services_are_reported_together_before_anything
     assert "no API key: set the environment variable OPENAI_API_KEY" in lines[2]
     assert "Isabelle was not found" in lines[3]
     assert not (folder / "run").exists() and not (folder / "skills_db").exists() and not (folder / "cache").exists()
+
+
+@pytest.mark.parametrize("argv", [["skills", "list"], ["skills", "stats"], ["skills", "query", "x"]])
+def test_a_library_path_that_is_a_file_is_named_as_eval_names_it(folder: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  argv: list[str]) -> None:
+    monkeypatch.setenv("LEGO_PROVER_SKILLS__DB_PATH", "proof.thy")
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert result.output == "error: skill library folder (skills.db_path) proof.thy is a file, not a folder.\n", \
+        "not the words eval's preflight uses for the same file"
+
+
+def test_ray_auto_without_a_cluster_says_the_cluster_is_not_there(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    services = pytest.importorskip("ray._private.services", reason="Ray is not installed")
+    # no cluster here, whatever else runs on this machine (another test's private cluster would be found)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    no_gcs: Any = lambda: []  # noqa: E731
+    no_gcs.cache_clear = lambda: None  # ray.init clears the real one's cache
+    monkeypatch.setattr(services, "find_gcs_addresses", no_gcs)
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir=None: None)
+    monkeypatch.setenv("OPENAI_API_KEY", "set")
+    result = runner.invoke(app, ["eval", "--problems-file", "good.jsonl", "--ray", "auto"])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == 1, f"one line, about the cluster only: {result.output}"
+    assert lines[0].startswith("error: --ray auto: no Ray cluster is running here"), lines[0]
+    assert "Isabelle was not found" not in result.output, "the checks run on the cluster's nodes, not here"
