@@ -156,6 +156,10 @@ def check_examples() -> None:
         for r in results:
             out.print(mark_line(r.verified, f"{r.kind}/{r.name}: {r.reason}"), soft_wrap=True)
         out.print(f"{len(results) - len(bad)}/{len(results)} examples verified", highlight=False)
+        failed = [f"{r.kind}/{r.name}" for r in results if r.service_failed]
+        if failed:  # a broken service is never a verdict about an example
+            raise IsabelleUnavailableError(f"Isabelle failed while checking {len(failed)} example(s) ({', '.join(failed)}); "
+                                           "nothing was decided about them: run check-examples again.")
         raise typer.Exit(1 if bad else 0)
 
     guarded(body)

@@ -31,7 +31,8 @@ EXIT_CODES: dict[str, dict[int, str]] = {
     "compare": {0: "the comparison was written", 2: "bad input (not a run directory)"},
     "verify-results": {0: "every stored proof verifies again", 1: "a stored proof no longer verifies (each is listed)",
                        2: BAD_INPUT, 4: "Isabelle failed during the replay (nothing was decided)"},
-    "check-examples": {0: "every example verifies", 1: "an example does not verify (each is listed)", 2: BAD_INPUT},
+    "check-examples": {0: "every example verifies", 1: "an example does not verify (each is listed)", 2: BAD_INPUT,
+                       4: "Isabelle failed while checking an example (nothing was decided about it)"},
     "doctor": {0: "everything is in place", 1: "something is missing (each with its fix)", 2: "bad settings"},
     "download-minif2f": {0: "miniF2F was written", 2: "bad input, or no network (pass --data-dir to the commands instead)"},
     "serve-model": {0: "stopped with Ctrl-C", 2: "bad input, a missing extra, or the server did not start (its log says why)",
@@ -43,7 +44,8 @@ EXIT_CODES: dict[str, dict[int, str]] = {
     "skills stats": _READS,
     "skills export": {0: "the library was written", 2: "bad input, no library or bad settings"},
     "skills import": {0: "every lemma was added or was there already", 1: "a lemma failed its check (each is listed)",
-                      2: "bad input (an empty or malformed file) or a missing requirement"},
+                      2: "bad input (an empty or malformed file) or a missing requirement",
+                      4: "Isabelle failed while checking a lemma (nothing was decided about it)"},
 }
 
 

@@ -273,6 +273,9 @@ def evolve(
                 target_for = f"{started['benchmark']}:{started['split']}"
         if (target_for is None) == (target_file is None):
             raise BadInputError("give the target problems: --for minif2f:valid or --problems-file FILE.jsonl.")
+        if target_file is not None and data_dir is not None:  # the file gives the problems: --data-dir would be ignored
+            raise BadInputError(f"--data-dir {data_dir} chooses benchmark problems, but --problems-file {target_file} "
+                                "gives the problems; drop one or the other.")
         check = Preflight(settings)
         chosen: list[Any] = []
         meta: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from lego_prover.cli_support import LegoTyper, cli_checker, cli_settings, err, guarded, out
 from lego_prover.config import Settings
-from lego_prover.errors import BadInputError
+from lego_prover.errors import BadInputError, IsabelleUnavailableError
 from lego_prover.render import mark_line
 
 skills_app = LegoTyper(
@@ -279,6 +279,11 @@ def import_(
             err.print(Text("  ") + mark_line(False, f"{name}: {why}"), soft_wrap=True)
         if len(report.failed) > 20:
             err.print(f"  ... and {len(report.failed) - 20} more", markup=False, highlight=False)
+        if report.undecided:  # a broken service is never a verdict about a lemma
+            name, why = report.undecided[0]
+            raise IsabelleUnavailableError(
+                f"Isabelle failed while checking {len(report.undecided)} lemma(s) (first: {name}: {why}); nothing was "
+                f"decided about them: run 'skills import {source}' again (lemmas already added count as duplicates).")
         raise typer.Exit(0 if not report.failed else 1)
 
     guarded(body)

@@ -268,6 +268,12 @@ def _examples_do_not(place: Place) -> Result:
     return place.run("check-examples")
 
 
+@scenario("check-examples", 4)
+def _examples_isabelle_failed(place: Place) -> Result:
+    place.script.default = Outcome(kind="failed", message="out of memory")
+    return place.run("check-examples")
+
+
 @scenario("check-examples", 2)
 def _examples_without_isabelle(place: Place) -> Result:
     without_isabelle(place)
@@ -401,6 +407,13 @@ def _import_added(place: Place) -> Result:
 def _import_failed(place: Place) -> Result:
     exported(place)
     place.script.default = replies.error_at("by", "Failed to finish proof")
+    return place.run("skills", "import", "skills.jsonl")
+
+
+@scenario("skills import", 4)
+def _import_isabelle_failed(place: Place) -> Result:
+    exported(place)
+    place.script.default = Outcome(kind="failed", message="out of memory")
     return place.run("skills", "import", "skills.jsonl")
 
 

@@ -111,6 +111,8 @@ CASES: list[tuple[list[str], str]] = [
     (["evolve", "--problems-file", "good.jsonl", "--problems", "nope"], "unknown problem(s) in good.jsonl: nope"),
     (["evolve", "--problems-file", "good.jsonl", "--steps", "0"], "Invalid value for '--steps'"),
     (["evolve", "--problems-file", "good.jsonl", "--resume"], "--resume needs --run-dir"),
+    (["evolve", "--problems-file", "good.jsonl", "--data-dir", "adir"],
+     "--data-dir adir chooses benchmark problems, but --problems-file good.jsonl gives the problems; drop one"),
     # report and verify-results
     (["report", "missing"], "run directory missing does not exist"),
     (["report", "proof.thy"], "run directory proof.thy is a file, not a folder"),

@@ -24,6 +24,7 @@ from lego_prover.errors import BadInputError, ProblemFileError
 from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import GuardContext, SoundnessGuard
 from lego_prover.isabelle.theory import TheoryHeader, rename_facts, split_blocks
+from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import (
     NotVerifiedError,
@@ -92,6 +93,8 @@ class ImportReport:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)   # (name, why)
+    # Isabelle failed while checking these: nothing was decided, so they are not "failed"
+    undecided: list[tuple[str, str]] = field(default_factory=list)  # (name, what Isabelle said)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -138,6 +141,9 @@ async def import_jsonl(library: SkillLibrary, path: Path, checker: CheckerProtoc
                                                                 session=session)
             else:
                 verdict = await checker.check(row["text"], TheoryContext(tuple(imports)), repair=False)
+                if verdict.failure is FailureKind.SERVER:
+                    report.undecided.append((name, verdict.reason))
+                    continue
                 if not verdict.verified:
                     report.failed.append((name, verdict.reason or "not verified"))
                     continue
