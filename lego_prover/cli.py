@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from lego_prover import cli_check, cli_results, cli_run, cli_setup
+from lego_prover import __version__, cli_check, cli_results, cli_run, cli_setup
 from lego_prover.cli_skills import skills_app
 from lego_prover.cli_support import LegoTyper, state
 from lego_prover.errors import LegoProverError
@@ -33,19 +33,28 @@ app = LegoTyper(
         "      --problems mathd_algebra_104,mathd_algebra_109 --attempts 2 \\\n"
         "      --run-dir runs/first\n\n"
         "Settings come from defaults < ./lego-prover.toml (or --config) < LEGO_PROVER_* variables < flags. "
-        "Exit codes: 0 done, 1 not verified, 2 bad input or a missing requirement, 3 a budget ran out, "
-        "4 a service (LLM endpoint, Isabelle) failed; 3 and 4 continue with --resume."
+        "Exit codes: 0 done and the answer is yes, 1 done and the answer is no (not verified; doctor: something "
+        "is missing), 2 bad input or a missing requirement, 3 a budget ran out, 4 a service (LLM endpoint, "
+        "Isabelle) failed, 130 interrupted; 3 and 4 continue with --resume. Each command's --help ends with its "
+        "own."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"lego-prover {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _global(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file (default: ./lego-prover.toml if present).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print 'lego-prover X.Y.Z' and exit.")] = False,
 ) -> None:
     state.config = config
     state.debug = debug

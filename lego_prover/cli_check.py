@@ -11,17 +11,15 @@ import typer
 
 from lego_prover.cli_support import announce, cli_checker, cli_settings, err, guarded, out
 from lego_prover.config import Settings
-from lego_prover.errors import (
-    BadInputError,
-    ProblemFileError,
-)
+from lego_prover.errors import BadInputError, IsabelleUnavailableError, ProblemFileError
+from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.render import mark_line
 
 
 def check(
-    theory: Annotated[Path, typer.Argument(help="Theory file: a whole theory, or just lemmas and the theorem.")],
+    theory: Annotated[Path, typer.Argument(metavar="THEORY_FILE", help="Theory file: a whole theory, or just lemmas and the theorem.")],
     problem: Annotated[str | None, typer.Option(help="Problem name whose formal statement the theorem must keep.")] = None,
-    benchmark_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the miniF2F cache).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", "--benchmark-dir", help="Folder with valid.jsonl and test.jsonl, as for eval (default: data_dir, else the miniF2F cache; --benchmark-dir is the same).")] = None,
     problems_file: Annotated[Path | None, typer.Option(help="A jsonl problem file to look --problem up in.")] = None,
     statement_file: Annotated[Path | None, typer.Option(help="File holding the exact formal statement instead of --problem.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable verdict on stdout.")] = False,
@@ -30,13 +28,10 @@ def check(
 ) -> None:
     """Check one proof with Isabelle: soundness guard, repair, then the real check.
 
-    Exit code 0 only when the theory verified with the theorem's statement unchanged;
-    1 when it did not; 2 for usage or environment errors (e.g. no Isabelle found).
-
     Example:
 
         lego-prover check examples/mathd_numbertheory_81.thy \\
-          --problem mathd_numbertheory_81 --benchmark-dir ../shared/minif2f
+          --problem mathd_numbertheory_81 --data-dir ../shared/minif2f
     """
 
     def body() -> None:
@@ -55,7 +50,7 @@ def check(
                                 "into it" + (f", keeping the statement of {problem}" if problem else "") + ".")
         statement_checked = True
         if problem:
-            prob = _find_problem(problem, settings, benchmark_dir, problems_file)
+            prob = _find_problem(problem, settings, data_dir, problems_file)
             context = TheoryContext.for_problem(prob, settings.isabelle)
         elif statement_file:
             statement = read_text(statement_file, "statement file").strip()
@@ -75,6 +70,9 @@ def check(
                 print_guard(err if as_json else out, guard)
             raise typer.Exit(0 if guard.ok else 1)
         verdict = asyncio.run(_check(settings, text, context, repair))
+        if verdict.failure is FailureKind.SERVER:  # a broken service is never a verdict about the proof
+            raise IsabelleUnavailableError(f"Isabelle failed during the check ({verdict.reason}); nothing was "
+                                           "decided about the proof: check it again.")
         if as_json:
             out.print_json(json.dumps(verdict_json(verdict)))
         else:
@@ -110,19 +108,19 @@ def _last_goal_name(text: str) -> str | None:
     return goals[-1].name if goals else None
 
 
-def _find_problem(name: str, settings: Settings, benchmark_dir: Path | None, problems_file: Path | None) -> Any:
+def _find_problem(name: str, settings: Settings, data_dir: Path | None, problems_file: Path | None) -> Any:
     from lego_prover.inputs import existing_dir
     from lego_prover.problems import load_problems, minif2f_cache_dir
 
     if problems_file is not None:
         files = [problems_file]
     else:
-        if benchmark_dir is not None:
-            existing_dir(benchmark_dir, "--benchmark-dir")
-        folder = benchmark_dir or settings.data_dir or minif2f_cache_dir(settings.cache_dir)
+        if data_dir is not None:
+            existing_dir(data_dir, "--data-dir")
+        folder = data_dir or settings.data_dir or minif2f_cache_dir(settings.cache_dir)
         files = [folder / "valid.jsonl", folder / "test.jsonl"]
         if not any(f.is_file() for f in files):
-            raise ProblemFileError(f"no valid.jsonl/test.jsonl in {folder}; pass --benchmark-dir or --problems-file.")
+            raise ProblemFileError(f"no valid.jsonl/test.jsonl in {folder}; pass --data-dir or --problems-file.")
     for f in files:
         if problems_file is not None or f.is_file():
             for p in load_problems(f, what="--problems-file" if problems_file is not None else "problem file"):
@@ -136,7 +134,7 @@ def check_examples() -> None:
     """Check every in-context example proof shipped in prompts/examples with Isabelle.
 
     The examples are our own worked problems; this is how anyone with Isabelle confirms
-    that each one verifies. Exit code 0 when all do.
+    that each one verifies.
 
     Example:
 
@@ -158,6 +156,10 @@ def check_examples() -> None:
         for r in results:
             out.print(mark_line(r.verified, f"{r.kind}/{r.name}: {r.reason}"), soft_wrap=True)
         out.print(f"{len(results) - len(bad)}/{len(results)} examples verified", highlight=False)
+        failed = [f"{r.kind}/{r.name}" for r in results if r.service_failed]
+        if failed:  # a broken service is never a verdict about an example
+            raise IsabelleUnavailableError(f"Isabelle failed while checking {len(failed)} example(s) ({', '.join(failed)}); "
+                                           "nothing was decided about them: run check-examples again.")
         raise typer.Exit(1 if bad else 0)
 
     guarded(body)

@@ -10,10 +10,12 @@ import typer
 
 from lego_prover.cli_support import announce, cli_checker, cli_settings, err, guarded, out
 from lego_prover.config import Settings
+from lego_prover.errors import IsabelleUnavailableError
+from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.render import mark_line
 
 
-def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'eval'.")]) -> None:
+def report(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by 'eval'.")]) -> None:
     """Write RUN_DIR/report.md and a self-contained RUN_DIR/report.html with plots.
 
     Pass rate vs attempts (pass@k), by problem source, tokens and cost per solved problem,
@@ -36,7 +38,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory written
 
 
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories written by 'eval'.")],
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Two or more run directories written by 'eval'.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for compare.md and compare.html.")] = Path("."),
 ) -> None:
     """Compare runs: solved vs attempts, tokens and cost; cost-matched pass rates; library use.
@@ -60,10 +62,10 @@ def compare(
     guarded(body)
 
 
-def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'eval'.")]) -> None:
+def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by 'eval'.")]) -> None:
     """Re-check every solved proof of a run from its stored text, in a fresh Isabelle session.
 
-    Exit code 0 when all still verify, 1 when any does not (each is listed with the reason).
+    Each proof that no longer verifies is listed with the reason.
 
     Example:
 
@@ -81,6 +83,11 @@ def verify_results_cmd(run_dir: Annotated[Path, typer.Argument(help="A run direc
         announce(check.notes)
         check.raise_if_missing("verify-results")
         replays = asyncio.run(_verify(settings, run_dir, verify_results))
+        broken = [r for r in replays if r.verdict is not None and r.verdict.failure is FailureKind.SERVER]
+        if broken:  # a broken service is never a verdict about a proof
+            raise IsabelleUnavailableError(f"Isabelle failed while replaying {broken[0].problem} "
+                                           f"({broken[0].reason}); nothing was decided about it: run "
+                                           f"'lego-prover verify-results {run_dir}' again.")
         bad = [r for r in replays if not r.verified]
         for r in bad:
             err.print(mark_line(False, f"{r.problem}: {r.reason}"), soft_wrap=True)

@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from lego_prover.cli_support import announce, cli_settings, err, guarded, out, run_meta
-from lego_prover.config import Settings
+from lego_prover.config import MAX_ATTEMPTS, Settings
 from lego_prover.errors import (
     BadInputError,
     LegoProverError,
@@ -92,12 +92,12 @@ def _default_run_dir(prefix: str) -> Path:
 
 
 def eval_cmd(
-    benchmark: Annotated[Benchmark, typer.Option(help="Benchmark name.")] = Benchmark.minif2f,
-    split: Annotated[Split, typer.Option(help="Which split of the benchmark.")] = Split.valid,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the download cache).")] = None,
+    benchmark: Annotated[Benchmark | None, typer.Option(help="Benchmark name (default: minif2f).")] = None,
+    split: Annotated[Split | None, typer.Option(help="Which split of the benchmark (default: valid).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", "--benchmark-dir", help="Folder with valid.jsonl and test.jsonl (default: data_dir, else the download cache; --benchmark-dir is the same).")] = None,
     problems: Annotated[str | None, typer.Option(help="Comma-separated problem names (default: all problems of the split or file).")] = None,
-    problems_file: Annotated[Path | None, typer.Option(help="Your own problems (jsonl) instead of a benchmark.")] = None,
-    attempts: Annotated[int | None, typer.Option(help="Attempts per problem (prover.attempts, default 100).")] = None,
+    problems_file: Annotated[Path | None, typer.Option(help="Your own problems (jsonl) instead of a benchmark (then no --benchmark, --split or --data-dir).")] = None,
+    attempts: Annotated[int | None, typer.Option(help=f"Attempts per problem, 1 to {MAX_ATTEMPTS:,} (prover.attempts, default 100).")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="Where the run is stored (default: runs/<benchmark>-<split>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir; finished attempts are not redone.")] = False,
     informal: Annotated[Informal | None, typer.Option(help="Informal proofs: the problem's (human), the LLM's (generated), or both alternating (prover.informal).")] = None,
@@ -161,9 +161,13 @@ def eval_cmd(
         _require_ray(settings)
         if resume and run_dir is None:
             raise BadInputError("--resume needs --run-dir (the run to continue).")
+        given = {"--benchmark": benchmark.value if benchmark else None, "--split": split.value if split else None,
+                 "--data-dir": str(data_dir) if data_dir else None}
         # a resumed run continues with what it was started with: its settings, benchmark and split
         started = run_meta(run_dir) if resume and run_dir is not None else {}
-        bench, which, own_file = benchmark.value, split.value, problems_file
+        _refuse_ignored_choices(given, problems_file, started, run_dir)
+        bench, which = (benchmark or Benchmark.minif2f).value, (split or Split.valid).value
+        own_file = problems_file
         if started.get("benchmark") == "file":
             own_file = problems_file or Path(str(started["problems_file"]))
         elif started:
@@ -173,7 +177,7 @@ def eval_cmd(
         meta: dict[str, Any] = {}
         with check.step():
             chosen, meta = _problems_for_run(settings, bench, which, own_file, problems)
-        target = run_dir or _default_run_dir(f"{benchmark.value}-{split.value}" if problems_file is None else "problems")
+        target = run_dir or _default_run_dir(f"{bench}-{which}" if own_file is None else "problems")
         check.run_dir(target, resume=resume)
         from lego_prover.prover.methods import uses_library, uses_llm
 
@@ -197,6 +201,23 @@ def eval_cmd(
             raise typer.Exit(3)
 
     guarded(body)
+
+
+def _refuse_ignored_choices(given: dict[str, str | None], problems_file: Path | None, started: dict[str, Any],
+                            run_dir: Path | None) -> None:
+    """A flag that would be ignored is refused: --split beside --problems-file (the file gives the
+    problems), or another split than a resumed run was started with (it keeps its own)."""
+    flags = [f"{flag} {value}" for flag, value in given.items() if value is not None]
+    if problems_file is not None and flags:
+        raise BadInputError(f"{' and '.join(flags)} choose{'s' if len(flags) == 1 else ''} benchmark problems, but "
+                            f"--problems-file {problems_file} gives the problems; drop one or the other.")
+    if started.get("benchmark") == "file" and flags:
+        raise BadInputError(f"the run in {run_dir} was started on --problems-file {started.get('problems_file')}, and "
+                            f"a resumed run keeps its problems; drop {' and '.join(flags)}.")
+    for flag, key in (("--benchmark", "benchmark"), ("--split", "split")):
+        if started and given[flag] is not None and started.get(key) and given[flag] != started[key]:
+            raise BadInputError(f"the run in {run_dir} was started with {flag} {started[key]}, and a resumed run "
+                                f"keeps its {key}; drop {flag} {given[flag]}.")
 
 
 RUN_FLAGS = {"data_dir": "--data-dir", "prover.attempts": "--attempts", "prover.informal": "--informal",
@@ -264,6 +285,9 @@ def evolve(
                 target_for = f"{started['benchmark']}:{started['split']}"
         if (target_for is None) == (target_file is None):
             raise BadInputError("give the target problems: --for minif2f:valid or --problems-file FILE.jsonl.")
+        if target_file is not None and data_dir is not None:  # the file gives the problems: --data-dir would be ignored
+            raise BadInputError(f"--data-dir {data_dir} chooses benchmark problems, but --problems-file {target_file} "
+                                "gives the problems; drop one or the other.")
         check = Preflight(settings)
         chosen: list[Any] = []
         meta: dict[str, Any] = {}

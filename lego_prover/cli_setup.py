@@ -10,9 +10,7 @@ from typing import Annotated
 import typer
 
 from lego_prover.cli_support import cli_settings, err, guarded, out
-from lego_prover.errors import (
-    LLMError,
-)
+from lego_prover.errors import LLMUnavailableError
 
 # --------------------------------------------------------------------------- doctor
 
@@ -23,14 +21,13 @@ def doctor(
 ) -> None:
     """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
 
-    Each missing thing comes with its fix. Reads only: it creates nothing. Exit code 0
-    when everything is in place, 1 otherwise. With --ray, every node of the cluster too.
-    Without --llm no chat request is sent.
+    Each missing thing comes with its fix. Reads only: it creates nothing. With --ray,
+    every node of the cluster too. Without --llm no chat request is sent; 'lego-prover
+    doctor --llm' also sends each configured model one tiny (billed) request.
 
-    Examples:
+    Example:
 
         lego-prover doctor
-        lego-prover doctor --llm
     """
 
     def body() -> None:
@@ -46,11 +43,14 @@ def doctor(
 
 def download_minif2f_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="Where to put it (default: cache_dir from the settings).")] = None,
+    prefer: Annotated[Path | None, typer.Option(help="A folder with valid.jsonl and test.jsonl to copy instead, if it exists (else download).")] = None,
 ) -> None:
     """Download miniF2F (facebookresearch/miniF2F) and convert it to jsonl in the cache.
 
     Needs network access; without it, pass --data-dir to the commands instead (a folder
-    with valid.jsonl and test.jsonl).
+    with valid.jsonl and test.jsonl). With --prefer DIR a copy already on this machine is
+    used where there is one, so 'download-minif2f --prefer ../shared/minif2f' works in a
+    clone next to ../shared and in one without it alike.
 
     Example:
 
@@ -59,11 +59,14 @@ def download_minif2f_cmd(
 
     def body() -> None:
         from lego_prover.inputs import writable_dir
-        from lego_prover.problems import download_minif2f
+        from lego_prover.problems import copy_minif2f, download_minif2f
 
         settings = cli_settings()
         target = writable_dir(cache_dir or settings.cache_dir, "--cache-dir" if cache_dir else "cache_dir")
-        written = download_minif2f(target)
+        if prefer is not None and prefer.is_dir():
+            written = copy_minif2f(prefer, target)
+        else:
+            written = download_minif2f(target)
         out.print(f"miniF2F written to {written}", markup=False, highlight=False)
 
     guarded(body)
@@ -76,7 +79,7 @@ class ServeBackend(StrEnum):
 
 
 def serve_model(
-    model: Annotated[str, typer.Argument(help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="A GGUF file (llama.cpp) or a Hugging Face model id/folder (vLLM).")],
     backend: Annotated[ServeBackend, typer.Option(help="auto: GGUF files to llama_cpp, anything else to vllm.")] = ServeBackend.auto,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     name: Annotated[str | None, typer.Option(help="Model name clients send (default: the file or folder name).")] = None,
@@ -112,9 +115,13 @@ def serve_model(
                       f"use it with:  LEGO_PROVER_LLM__BASE_URL={server.base_url} "
                       f"LEGO_PROVER_LLM__MODEL={server.served_name} lego-prover ...\n"
                       "press Ctrl-C to stop", highlight=False, markup=False)
-            while server.running:
-                time.sleep(1.0)
-            raise LLMError(f"the model server stopped on its own; see {log_path}")
+            try:
+                while server.running:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:  # the way it is meant to stop: exit code 0
+                err.print("stopped", markup=False, highlight=False)
+                return
+            raise LLMUnavailableError(f"the model server stopped on its own; see {log_path}", fatal=True)
 
     guarded(body)
 

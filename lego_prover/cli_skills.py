@@ -16,7 +16,7 @@ from rich.text import Text
 
 from lego_prover.cli_support import LegoTyper, cli_checker, cli_settings, err, guarded, out
 from lego_prover.config import Settings
-from lego_prover.errors import BadInputError
+from lego_prover.errors import BadInputError, IsabelleUnavailableError
 from lego_prover.render import mark_line
 
 skills_app = LegoTyper(
@@ -68,7 +68,7 @@ def _skill_panel(skill: Any, score: float | None = None) -> Panel:
 
 @skills_app.command("query")
 def query(
-    text: Annotated[str, typer.Argument(help="A formal statement, a lemma request, or just words.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="A formal statement, a lemma request, or just words.")],
     k: Annotated[int, typer.Option("-k", min=1, help="How many skills.")] = 5,
     origin: Annotated[OriginChoice | None, typer.Option(help="Only skills with this origin.")] = None,
     min_usage: Annotated[int, typer.Option(min=0, help="Only skills used in at least this many verified proofs.")] = 0,
@@ -109,7 +109,7 @@ def query(
 
 @skills_app.command("show")
 def show(
-    name: Annotated[str, typer.Argument(help="Skill name (as 'skills list' shows it).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Skill name (as 'skills list' shows it).")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show one skill: its text, origin, verification and counters.
@@ -214,7 +214,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
 
 @skills_app.command("export")
 def export(
-    target: Annotated[Path, typer.Argument(help="Output file (Skills.thy, or skills.jsonl with --format jsonl).")],
+    target: Annotated[Path, typer.Argument(metavar="FILE", help="Output file (Skills.thy, or skills.jsonl with --format jsonl).")],
     fmt: Annotated[ExportFormat, typer.Option("--format", help="thy: one Isabelle theory; jsonl: records.")] = ExportFormat.thy,
 ) -> None:
     """Write the whole library as one Isabelle theory (loadable, dependencies first) or as jsonl.
@@ -251,7 +251,7 @@ def export(
 
 @skills_app.command("import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="A jsonl file written by 'skills export --format jsonl'.")],
+    source: Annotated[Path, typer.Argument(metavar="FILE", help="A jsonl file written by 'skills export --format jsonl'.")],
     trust_records: Annotated[bool, typer.Option(help="Skip re-checking records verified by the same Isabelle version and session.")] = False,
 ) -> None:
     """Add lemmas from a jsonl file; each is re-verified by Isabelle before it is added.
@@ -279,6 +279,11 @@ def import_(
             err.print(Text("  ") + mark_line(False, f"{name}: {why}"), soft_wrap=True)
         if len(report.failed) > 20:
             err.print(f"  ... and {len(report.failed) - 20} more", markup=False, highlight=False)
+        if report.undecided:  # a broken service is never a verdict about a lemma
+            name, why = report.undecided[0]
+            raise IsabelleUnavailableError(
+                f"Isabelle failed while checking {len(report.undecided)} lemma(s) (first: {name}: {why}); nothing was "
+                f"decided about them: run 'skills import {source}' again (lemmas already added count as duplicates).")
         raise typer.Exit(0 if not report.failed else 1)
 
     guarded(body)

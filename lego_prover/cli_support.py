@@ -3,8 +3,13 @@
 ``LegoTyper`` is the typer app class of every command group. Its commands print a usage
 error (unknown option, bad value, missing argument) as one ``error:`` line with exit
 code 2, like every other error; accept the global ``--config FILE`` and ``--debug`` after
-the command too (``lego-prover eval --config x.toml``); and show no ``<bool>``
-placeholder for flags.
+the command too (``lego-prover eval --config x.toml``); show no ``<bool>`` placeholder for
+flags; and end their --help with their exit codes (``cli_exit_codes``).
+
+Help is plain text, not rich markup: ``[local]`` in a help text is shown as ``[local]``,
+and at any width from 50 columns every word, flag, path and setting name is shown whole
+(wrapped between words, never split at a hyphen, never cut with an ellipsis as rich's
+option table does at 80 columns).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,10 +31,13 @@ from typer.core import TyperCommand, TyperGroup
 try:  # typer >= 0.2x carries its own copy of click; its exceptions are those raised
     from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions
+    from typer._click import formatting as click_formatting
 except ImportError:  # pragma: no cover - an older typer runs on click itself
     from click import core as click_core  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
+    from click import formatting as click_formatting  # type: ignore[no-redef]
 
+from lego_prover.cli_exit_codes import exit_codes_help
 from lego_prover.config import Settings, load_settings
 from lego_prover.errors import BadInputError, LegoProverError
 
@@ -149,20 +158,88 @@ def reflow_help(text: str | None) -> str | None:
     return "\n\n".join(p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
 
 
+def wrap_help(text: str, width: int, indent: str = "") -> str:
+    """Help text at ``width`` columns: prose wrapped between words only (a flag such as
+    --no-library, a path or a setting name is never split, even if it overflows), an
+    indented paragraph (an example) kept line for line."""
+    wrapper = textwrap.TextWrapper(width, initial_indent=indent, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False)
+    paragraphs = [p for p in inspect.cleandoc(text).split("\n\n") if p.strip()]
+    return "\n\n".join("\n".join(indent + line for line in p.splitlines()) if p.startswith(" ")
+                        else wrapper.fill(" ".join(p.split())) for p in paragraphs)
+
+
+class LegoHelpFormatter(click_formatting.HelpFormatter):
+    """click's plain help layout with ``wrap_help`` in place of click's wrapping, which
+    splits words at hyphens (``[default: no-`` / ``resume]``)."""
+
+    def write_text(self, text: str) -> None:
+        self.write(wrap_help(text, max(self.width - self.current_indent, 20), " " * self.current_indent) + "\n")
+
+    def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        first_col = min(max(len(first) for first, _ in rows), col_max) + col_spacing
+        left = " " * (self.current_indent + first_col)
+        for first, second in rows:
+            self.write(" " * self.current_indent + first)
+            if not second:
+                self.write("\n")
+                continue
+            # a name longer than the column gets its description on the next line
+            self.write(" " * (first_col - len(first)) if len(first) <= first_col - col_spacing else "\n" + left)
+            lines = wrap_help(second, max(self.width - len(left), 20)).splitlines()
+            self.write("\n".join([lines[0], *(left + line for line in lines[1:])]) + "\n")
+
+
+class LegoContext(click_core.Context):
+    formatter_class = LegoHelpFormatter
+
+
+def _first_paragraph(text: str | None) -> str | None:
+    """A command's line in its group's list: its first paragraph whole (click would cut it at 45
+    characters with '...')."""
+    return text.split("\n\n")[0] if text else None
+
+
 class LegoCommand(TyperCommand):
+    context_class = LegoContext
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = reflow_help(self.help)
+        self.short_help = self.short_help or _first_paragraph(self.help)
         self.epilog = self.epilog or GLOBAL_EPILOG
 
     def get_params(self, ctx: click_core.Context) -> list[click_core.Parameter]:
         return _no_bool_placeholder(super().get_params(ctx))
 
+    def format_epilog(self, ctx: click_core.Context, formatter: click_formatting.HelpFormatter) -> None:
+        """The command's exit codes, then the global options."""
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(exit_codes_help(_command_name(ctx)))
+        super().format_epilog(ctx, formatter)
+
+
+def _command_name(ctx: click_core.Context) -> str:
+    """``skills import`` for ``lego-prover skills import``, however the program was called
+    (``python -m lego_prover`` too): the names below the root."""
+    names: list[str] = []
+    while ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(names)
+
 
 class LegoGroup(TyperGroup):
+    context_class = LegoContext
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = reflow_help(self.help)
+        self.short_help = self.short_help or _first_paragraph(self.help)
 
     def get_params(self, ctx: click_core.Context) -> list[click_core.Parameter]:
         return _no_bool_placeholder(super().get_params(ctx))
@@ -182,6 +259,8 @@ class LegoTyper(typer.Typer):
     """A typer app whose groups and commands are ``LegoGroup``/``LegoCommand``."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # plain help: rich would read [local] as markup and cut long words with an ellipsis
+        kwargs.setdefault("rich_markup_mode", None)
         super().__init__(cls=LegoGroup, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:

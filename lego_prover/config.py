@@ -16,6 +16,7 @@ import difflib
 import json
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,6 +53,12 @@ DEFAULT_REPAIR_TACTICS = [
     "by linarith",
     "by (auto simp: field_simps)",
 ]
+
+
+# pass@k for every k up to prover.attempts goes into summary.json and the report: 10,000
+# attempts per problem is 100 times the paper's setting and keeps both readable; a long run
+# is bounded by its budgets, not by this.
+MAX_ATTEMPTS = 10_000
 
 
 def _default_cache_dir() -> Path:
@@ -163,7 +170,7 @@ class ProverSettings(_Section):
     hammer_first: bool = Field(True, description="lego and dsp: try the hammer pass on a problem before its first LLM attempt (costs no tokens)")
     library: bool = Field(True, description="lego: retrieve skills and harvest lemmas (false = the no-library ablation)")
     sketch_examples: int = Field(3, ge=0, description="dsp: worked examples in the sketch prompt")
-    attempts: int = Field(100, ge=1)
+    attempts: int = Field(100, ge=1, le=MAX_ATTEMPTS, description=f"attempts per problem, 1 to {MAX_ATTEMPTS:,}")
     concurrency: int | None = Field(None, ge=1, examples=[24], description="attempts in flight; unset = 2 x (llm.concurrency + Isabelle check slots)")
     informal: Literal["human", "generated", "both"] = "human"
     informal_temperature: float = Field(0.7, ge=0)
@@ -300,6 +307,10 @@ def _env_name(loc: Sequence[str]) -> str:
     return ENV_PREFIX + "__".join(p.upper() for p in loc)
 
 
+_JSON_TYPES = {"list_type": "list", "dict_type": "table", "model_type": "table"}
+_LIMIT_HINTS = {"prover.attempts": "; bound a long run with a budget (--max-cost, --max-tokens) instead"}
+
+
 def _describe_error(error: Any, layers: Sequence[tuple[str, Mapping[str, Any]]],
                     flag_names: Mapping[str, str]) -> str:
     """One sentence for one validation error, naming where the bad value was typed."""
@@ -327,8 +338,14 @@ def _describe_error(error: Any, layers: Sequence[tuple[str, Mapping[str, Any]]],
             hint = "remove it"
         return f"{where}: unknown setting {dotted}; {hint}"
     message = str(error["msg"])
+    if source == "environment" and error["type"] in _JSON_TYPES and isinstance(value, str):
+        # the variable was not JSON, so it stayed a string: say how a list or table is written
+        example = json.dumps([value] if error["type"] == "list_type" else {"key": value})
+        return (f"{where}: {message} (got {value!r}); a {_JSON_TYPES[error['type']]} in a variable is written as "
+                f"JSON: {where}={shlex.quote(example)}")
     if source in ("flags", "environment"):
-        return f"{where}: {message} (got {value!r})"
+        hint = _LIMIT_HINTS.get(dotted, "") if error["type"] == "less_than_equal" else ""
+        return f"{where}: {message} (got {value!r}){hint}"
     if source == "defaults":
         return f"settings: {dotted}: {message}"
     return f"{source}: {dotted}: {message} (got {value!r})"

@@ -8,8 +8,8 @@ Usage::
     target = new_file(Path("Skills.thy"), "export file")      # its folder exists, it is not a folder
 
 Every failure is one sentence naming the path and what to do: a missing path, a folder
-where a file is expected (and the reverse), no permission, text that is not UTF-8, a file
-larger than a limit.
+where a file is expected (and the reverse), no permission, text that is not UTF-8 or that
+holds a NUL byte, a file larger than a limit.
 """
 
 from __future__ import annotations
@@ -53,13 +53,28 @@ def decode_utf8(data: bytes, path: Path, what: str) -> str:
 
 
 def read_text(path: Path, what: str, *, hint: str = "", limit: tuple[int, str] | None = None) -> str:
-    """The file's text, decoded as UTF-8 (Isabelle theories, jsonl, TOML are all UTF-8)."""
-    return decode_utf8(read_bytes(path, what, hint=hint, limit=limit), path, what)
+    """The file's text, decoded as UTF-8 (Isabelle theories, jsonl, TOML are all UTF-8).
+
+    A NUL character is refused: no text format read here allows one, and a theory holding
+    one would reach Isabelle (and the stored proof) as something no editor shows.
+    """
+    text = decode_utf8(read_bytes(path, what, hint=hint, limit=limit), path, what)
+    if (nul := text.find("\0")) >= 0:
+        line = text.count("\n", 0, nul) + 1
+        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        raise BadInputError(f"{what} {path} holds a NUL byte at line {line}, column {column} (character {nul}); "
+                            "it is not text there: remove it.")
+    return text
+
+
+def not_a_file(path: Path, what: str, *, hint: str = "") -> None:
+    """A folder (to be) is not a regular file already: one sentence naming ``what``."""
+    if path.is_file():
+        raise BadInputError(f"{what} {path} is a file, not a folder{hint}.")
 
 
 def existing_dir(path: Path, what: str, *, hint: str = "") -> Path:
-    if path.is_file():
-        raise BadInputError(f"{what} {path} is a file, not a folder{hint}.")
+    not_a_file(path, what, hint=hint)
     if not path.is_dir():
         raise BadInputError(f"{what} {path} does not exist{hint}.")
     return path
@@ -75,8 +90,7 @@ def nearest_existing(path: Path) -> Path:
 
 def writable_dir(path: Path, what: str) -> Path:
     """A folder that exists and is writable, or can be created: checked without creating it."""
-    if path.is_file():
-        raise BadInputError(f"{what} {path} is a file, not a folder.")
+    not_a_file(path, what)
     base = nearest_existing(path)
     if not base.is_dir():
         raise BadInputError(f"{what} {path} cannot be created: {base} is a file.")

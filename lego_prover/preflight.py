@@ -167,9 +167,16 @@ class Preflight:
                                 "tokens), or drop the cost budget.")
 
     def isabelle(self) -> None:
+        """Isabelle where the checks run: the server named by isabelle.server, the Ray cluster
+        of run.ray_address (whose nodes run Isabelle: nothing is asked of this machine), or here."""
         isa = self.settings.isabelle
         with self.step():
             writable_dir(isa.work_dir, "Isabelle work folder (isabelle.work_dir)")
+        if self.settings.run.ray_address:
+            from lego_prover.run.cluster import require_cluster
+
+            with self.step():
+                require_cluster(self.settings.run.ray_address)
         if isa.server:
             from lego_prover.isabelle.server import ServerAddress
 
@@ -182,6 +189,8 @@ class Preflight:
                     raise LegoProverError(
                         f"the Isabelle server {address.host}:{address.port} (isabelle.server) does not answer "
                         f"({exc.strerror or exc}); start it or fix isabelle.server") from None
+            return
+        if self.settings.run.ray_address:
             return
         from lego_prover.doctor import check_isabelle
 

@@ -153,6 +153,20 @@ def download_minif2f(cache_dir: Path, *, url: str = MINIF2F_ZIP_URL, timeout_s: 
     return convert_minif2f_zip(data, target)
 
 
+def copy_minif2f(source: Path, cache_dir: Path) -> Path:
+    """miniF2F from a folder already on this machine into the cache, each split read (and so
+    checked) as a problem file first."""
+    target = minif2f_cache_dir(cache_dir)
+    texts = {}
+    for split in ("valid", "test"):
+        load_problems(source / f"{split}.jsonl", what="--prefer file")
+        texts[split] = (source / f"{split}.jsonl").read_text(encoding="utf-8")
+    target.mkdir(parents=True, exist_ok=True)
+    for split, text in texts.items():
+        (target / f"{split}.jsonl").write_text(text, encoding="utf-8")
+    return target
+
+
 def convert_minif2f_zip(data: bytes, target: Path) -> Path:
     """Turn the repository zip into our jsonl format (statements cut with the theory model)."""
     from lego_prover.isabelle.theory import parse_theory

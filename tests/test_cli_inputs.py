@@ -10,6 +10,7 @@ wrong.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -38,6 +39,9 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "latin1.jsonl").write_bytes('{"name": "x", "formal_statement": "caf\xe9"}\n'.encode("latin-1"))
     (tmp_path / "good.jsonl").write_text('{"name": "toy", "formal_statement": "theorem toy: \\"(1::nat) = 1\\""}\n')
     (tmp_path / "nostatement.thy").write_text("lemma (* nothing named *)\n")
+    (tmp_path / "nul.thy").write_text('theorem t: "(1::nat) + 1 = 2"\n  by simp\0\n')
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "blank.jsonl").write_text("\n  \n")
     (tmp_path / "notarun").mkdir()
     (tmp_path / "brokenrun").mkdir()
     (tmp_path / "brokenrun" / "run.json").write_text("{not json")
@@ -57,9 +61,13 @@ CASES: list[tuple[list[str], str]] = [
     (["check", "proof.thy", "--statement-file", "latin1.thy"], "statement file latin1.thy is not UTF-8 text"),
     (["check", "proof.thy", "--statement-file", "nostatement.thy"], "holds no 'theorem NAME: ...' statement"),
     (["check", "proof.thy", "--problem", "t", "--statement-file", "proof.thy"], "give --problem or --statement-file"),
-    (["check", "proof.thy", "--problem", "t", "--benchmark-dir", "missing"], "--benchmark-dir missing does not exist"),
-    (["check", "proof.thy", "--problem", "t", "--benchmark-dir", "proof.thy"], "--benchmark-dir proof.thy is a file"),
+    (["check", "proof.thy", "--problem", "t", "--data-dir", "missing"], "--data-dir missing does not exist"),
+    (["check", "proof.thy", "--problem", "t", "--data-dir", "proof.thy"], "--data-dir proof.thy is a file"),
+    (["check", "proof.thy", "--problem", "t", "--data-dir", "adir"], "no valid.jsonl/test.jsonl in adir; pass --data-dir"),
+    # --benchmark-dir, check's old name of --data-dir, still works
     (["check", "proof.thy", "--problem", "t", "--benchmark-dir", "adir"], "no valid.jsonl/test.jsonl in adir"),
+    (["check", "nul.thy", "--guard-only"], "theory file nul.thy holds a NUL byte at line 2, column 10 (character 39)"),
+    (["check", "proof.thy", "--statement-file", "nul.thy"], "statement file nul.thy holds a NUL byte at line 2"),
     (["check", "proof.thy", "--problem", "t", "--problems-file", "missing.jsonl"], "--problems-file missing.jsonl does not exist"),
     (["check", "proof.thy", "--problem", "t", "--problems-file", "adir"], "--problems-file adir is a folder"),
     (["check", "proof.thy", "--problem", "t", "--problems-file", "latin1.jsonl"], "--problems-file latin1.jsonl is not UTF-8"),
@@ -83,6 +91,13 @@ CASES: list[tuple[list[str], str]] = [
     (["eval", "--split", "train"], "Invalid value for '--split'"),
     (["eval", "--benchmark", "putnam"], "Invalid value for '--benchmark'"),
     (["eval", "--attempts", "0"], "--attempts: Input should be greater than or equal to 1"),
+    (["eval", "--attempts", "99999999999999999999"],
+     "--attempts: Input should be less than or equal to 10000 (got 99999999999999999999); bound a long run"),
+    (["eval", "--problems-file", "good.jsonl", "--split", "test"],
+     "--split test chooses benchmark problems, but --problems-file good.jsonl gives the problems; drop one"),
+    (["eval", "--problems-file", "good.jsonl", "--benchmark", "minif2f", "--data-dir", "adir"],
+     "--benchmark minif2f and --data-dir adir choose benchmark problems, but --problems-file good.jsonl"),
+    (["eval", "--benchmark-dir", "missing"], "data folder (--data-dir / data_dir) missing does not exist"),
     (["eval", "--max-tokens", "0"], "--max-tokens: Input should be greater than or equal to 1"),
     (["eval", "--informal", "sometimes"], "Invalid value for '--informal'"),
     (["eval", "--evolvers", "-1"], "Invalid value for '--evolvers'"),
@@ -96,6 +111,8 @@ CASES: list[tuple[list[str], str]] = [
     (["evolve", "--problems-file", "good.jsonl", "--problems", "nope"], "unknown problem(s) in good.jsonl: nope"),
     (["evolve", "--problems-file", "good.jsonl", "--steps", "0"], "Invalid value for '--steps'"),
     (["evolve", "--problems-file", "good.jsonl", "--resume"], "--resume needs --run-dir"),
+    (["evolve", "--problems-file", "good.jsonl", "--data-dir", "adir"],
+     "--data-dir adir chooses benchmark problems, but --problems-file good.jsonl gives the problems; drop one"),
     # report and verify-results
     (["report", "missing"], "run directory missing does not exist"),
     (["report", "proof.thy"], "run directory proof.thy is a file, not a folder"),
@@ -119,6 +136,8 @@ CASES: list[tuple[list[str], str]] = [
     (["skills", "import", "adir"], "skills file adir is a folder, not a file"),
     (["skills", "import", "latin1.jsonl"], "skills file latin1.jsonl is not UTF-8 text"),
     (["skills", "import", "bad.jsonl"], "bad.jsonl:1: not JSON"),
+    (["skills", "import", "empty.jsonl"], "skills file empty.jsonl is empty: there is nothing to import"),
+    (["skills", "import", "blank.jsonl"], "skills file blank.jsonl is empty: there is nothing to import"),
     # other commands
     (["download-minif2f", "--cache-dir", "proof.thy"], "--cache-dir proof.thy is a file, not a folder"),
     (["serve-model", "missing.gguf"], "the GGUF model file missing.gguf does not exist"),
@@ -173,3 +192,30 @@ def test_input_errors_and_missing_services_are_reported_together_before_anything
     assert "no API key: set the environment variable OPENAI_API_KEY" in lines[2]
     assert "Isabelle was not found" in lines[3]
     assert not (folder / "run").exists() and not (folder / "skills_db").exists() and not (folder / "cache").exists()
+
+
+@pytest.mark.parametrize("argv", [["skills", "list"], ["skills", "stats"], ["skills", "query", "x"]])
+def test_a_library_path_that_is_a_file_is_named_as_eval_names_it(folder: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  argv: list[str]) -> None:
+    monkeypatch.setenv("LEGO_PROVER_SKILLS__DB_PATH", "proof.thy")
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert result.output == "error: skill library folder (skills.db_path) proof.thy is a file, not a folder.\n", \
+        "not the words eval's preflight uses for the same file"
+
+
+def test_ray_auto_without_a_cluster_says_the_cluster_is_not_there(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    services = pytest.importorskip("ray._private.services", reason="Ray is not installed")
+    # no cluster here, whatever else runs on this machine (another test's private cluster would be found)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    no_gcs: Any = lambda: []  # noqa: E731
+    no_gcs.cache_clear = lambda: None  # ray.init clears the real one's cache
+    monkeypatch.setattr(services, "find_gcs_addresses", no_gcs)
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir=None: None)
+    monkeypatch.setenv("OPENAI_API_KEY", "set")
+    result = runner.invoke(app, ["eval", "--problems-file", "good.jsonl", "--ray", "auto"])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == 1, f"one line, about the cluster only: {result.output}"
+    assert lines[0].startswith("error: --ray auto: no Ray cluster is running here"), lines[0]
+    assert "Isabelle was not found" not in result.output, "the checks run on the cluster's nodes, not here"

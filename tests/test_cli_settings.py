@@ -94,6 +94,27 @@ def test_a_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPa
     assert error_line(result.output).startswith("error: LEGO_PROVER_ISABELLE__WORKERS: Input should be a valid integer")
 
 
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("LEGO_PROVER_ISABELLE__REPAIR_TACTICS", "by simp", "error: LEGO_PROVER_ISABELLE__REPAIR_TACTICS: Input should be "
+     "a valid list (got 'by simp'); a list in a variable is written as JSON: "
+     "LEGO_PROVER_ISABELLE__REPAIR_TACTICS='[\"by simp\"]'."),
+    ("LEGO_PROVER_LLM__PRICES", "cheap", "a table in a variable is written as JSON: LEGO_PROVER_LLM__PRICES="),
+])
+def test_a_list_or_table_from_the_environment_says_it_takes_json(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                                  value: str, expected: str) -> None:
+    monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 2
+    assert expected in error_line(result.output), "no hint that the variable takes JSON"
+
+
+def test_the_json_the_hint_shows_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGO_PROVER_ISABELLE__REPAIR_TACTICS", '["by simp"]')
+    result = runner.invoke(app, ["config", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"by simp"' in result.output
+
+
 @pytest.mark.parametrize(("toml", "expected"), [
     ("[isabelle]\nwokers = 2\n", "unknown setting isabelle.wokers; did you mean isabelle.workers?"),
     ("[isabele]\nworkers = 2\n", "unknown setting isabele; did you mean isabelle?"),

@@ -242,11 +242,23 @@ def ray_session(address: str) -> Iterator[Any]:
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        if address == "auto" and isinstance(exc, ConnectionError):
+            raise ClusterError("--ray auto: no Ray cluster is running here (none was started on this machine "
+                               f"and RAY_ADDRESS is not set); {hint}") from None
         raise ClusterError(f"could not connect to the Ray cluster at {address!r} ({_first_line(exc)}); {hint}") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def require_cluster(address: str) -> None:
+    """A cluster answers at ``address`` and has an alive node: connect, count, disconnect
+    (before a run writes anything; Isabelle is then each node's business, see doctor --ray)."""
+    with ray_session(address) as ray:
+        if not any(node.get("Alive") for node in ray.nodes()):
+            raise ClusterError(f"the Ray cluster at {address!r} has no alive node; start one with "
+                               "'ray start --address HEAD:PORT'")
 
 
 def _unreachable(address: str, timeout_s: float = 5.0) -> str | None:

@@ -68,7 +68,11 @@ def _chroma_settings() -> Any:
 
 
 def require_store(settings: SkillSettings) -> None:
-    """Raise ``LibraryMissingError`` unless an embedded store exists at ``skills.db_path``."""
+    """Raise ``LibraryMissingError`` unless an embedded store exists at ``skills.db_path`` (a regular
+    file there is named as such, in the words eval's preflight uses)."""
+    from lego_prover.inputs import not_a_file
+
+    not_a_file(settings.db_path, "skill library folder (skills.db_path)")
     if not (settings.db_path / "chroma.sqlite3").is_file():
         raise LibraryMissingError(
             f"there is no skill library at {settings.db_path.absolute()} (skills.db_path) yet: 'lego-prover eval' "

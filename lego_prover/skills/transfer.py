@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lego_prover.errors import ProblemFileError
+from lego_prover.errors import BadInputError, ProblemFileError
 from lego_prover.isabelle.context import CheckerProtocol, TheoryContext
 from lego_prover.isabelle.guard import GuardContext, SoundnessGuard
 from lego_prover.isabelle.theory import TheoryHeader, rename_facts, split_blocks
+from lego_prover.isabelle.verdict import FailureKind
 from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import (
     NotVerifiedError,
@@ -92,14 +93,19 @@ class ImportReport:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)   # (name, why)
+    # Isabelle failed while checking these: nothing was decided, so they are not "failed"
+    undecided: list[tuple[str, str]] = field(default_factory=list)  # (name, what Isabelle said)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     from lego_prover.inputs import read_text
 
     rows = []
-    for i, line in enumerate(read_text(path, "skills file", hint="; write one with 'lego-prover skills export "
-                                       "FILE.jsonl --format jsonl'").splitlines(), 1):
+    text = read_text(path, "skills file", hint="; write one with 'lego-prover skills export FILE.jsonl --format jsonl'")
+    if not text.strip():
+        raise BadInputError(f"skills file {path} is empty: there is nothing to import; give the file that "
+                            "'lego-prover skills export FILE.jsonl --format jsonl' wrote.")
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -135,6 +141,9 @@ async def import_jsonl(library: SkillLibrary, path: Path, checker: CheckerProtoc
                                                                 session=session)
             else:
                 verdict = await checker.check(row["text"], TheoryContext(tuple(imports)), repair=False)
+                if verdict.failure is FailureKind.SERVER:
+                    report.undecided.append((name, verdict.reason))
+                    continue
                 if not verdict.verified:
                     report.failed.append((name, verdict.reason or "not verified"))
                     continue
