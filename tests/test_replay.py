@@ -181,6 +181,9 @@ def test_eval_replays_a_jsonl_and_labels_every_record_summary_report_and_compare
     assert f"**Replayed**: {note}" in md and "| no recorded answer | 2 |" in md
     stats = json.loads(runner.invoke(app, ["skills", "stats", "--json"]).stdout)
     assert stats["by_origin"] == {"problem": 1} and stats["requests"] == 1, "harvest and requests ran for real"
+    # the same helper lemma verified in the other attempts: refused as a duplicate, and the record says of which
+    refused = [d for r in records for d in r["skills_duplicates"]]  # type: ignore[attr-defined]
+    assert len(refused) == 2 and len(set(refused)) == 1 and set(refused) <= {f"helper_{SOLVED}", f"helper_{FAILING}"}
 
     # a run directory of ours replays the same answers, with the usage it recorded (an estimate stays one)
     result = runner.invoke(app, ["eval", "--problems", f"{SOLVED},{FAILING}", "--replay", "run",

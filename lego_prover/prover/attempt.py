@@ -146,6 +146,7 @@ class AttemptRecord:
     cached_tokens: int = 0               # of prompt_tokens
     unpriced_calls: int = 0              # calls to a model with no known price: not in cost_usd
     replayed_from: str = ""              # the answers came from this recorded source (``llm.replay``), not a model
+    skills_duplicates: list[str] = field(default_factory=list)  # verified lemmas refused: the existing skill they duplicate
 
     @property
     def finished(self) -> bool:
@@ -176,6 +177,7 @@ class _Trace:
     rounds: int = 0
     reprompts: int = 0
     added: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
     used: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -242,7 +244,7 @@ class Prover:
             method=self.method, service=service, service_fatal=fatal,
             reasoning_tokens=sum(c.reasoning_tokens for c in trace.calls),
             cached_tokens=sum(c.cached_tokens for c in trace.calls if not c.cached),
-            unpriced_calls=sum(1 for c in trace.calls if c.cost_usd is None))
+            unpriced_calls=sum(1 for c in trace.calls if c.cost_usd is None), skills_duplicates=trace.duplicates)
 
     # ------------------------------------------------------------------ steps
 
@@ -267,6 +269,7 @@ class Prover:
                                                     preamble=problem.preamble, retrieved=retrieved.skills,
                                                     solved=verdict.verified)
             trace.added += harvest.added
+            trace.duplicates += harvest.duplicates
             if verdict.verified:
                 trace.used = harvest.used
                 if self._library is not None:
