@@ -54,12 +54,16 @@ def cause(a: dict[str, Any], rec: dict[str, Any], ours: str) -> str:
         return "a prover this installation lacks"
     if "no tactic closed" in reason:
         return "a placeholder our repair did not fill (LEGO-Prover's did)"
+    if failure == "syntax" and "Undefined fact" in messages and not a.get("repairs"):
+        return "a by step naming a fact that does not exist here (LEGO-Prover's repair replaced such steps)"
     if failure == "timeout":
         return "did not finish in time (our checker's limits, or a slower release)"
-    if RELEASE.search(messages):
+    if failure == "syntax" and RELEASE.search(messages):
         return "Isabelle release difference (a name, syntax or fact that changed)"
     if failure == "no_recorded_answer":
         return "a further call the published run does not have (re-prompt)"
+    if a.get("repairs"):
+        return f"repaired steps, then another step fails ({failure}): LEGO-Prover repaired step by step"
     return f"a proof step that fails here ({failure}); LEGO-Prover's heuristics closed it in Isabelle2022"
 
 
