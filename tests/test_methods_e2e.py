@@ -231,5 +231,5 @@ def test_the_methods_run_from_the_python_api(workspace: Path, llm: ScriptedLLM) 
                                        meta={"benchmark": "minif2f", "split": "valid"}))
         assert summary["solved"] == solved and summary["method"] == method
     md, page = write_comparison([runs["hammer"], runs["dsp"]], Path("api-cmp"))
-    assert "| api-hammer | 1 | 50.0% | 0 | 0 |" in md.read_text()
-    assert "| api-dsp | 2 | 100.0% | 1 | 1 |" in md.read_text() and page.is_file()
+    assert "| api-hammer | 1 | 50.0% | 0 | 0 | 0 |" in md.read_text()
+    assert "| api-dsp | 2 | 100.0% | 0 | 1 | 1 |" in md.read_text() and page.is_file()
