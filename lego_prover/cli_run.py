@@ -109,6 +109,8 @@ def eval_cmd(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
     max_cost: Annotated[float | None, typer.Option(help="Stop starting attempts past this many USD (budget.max_cost_usd).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run (budget.max_tokens).")] = None,
+    time_budget: Annotated[float | None, typer.Option("--time-budget", metavar="SECONDS", min=1, help="Stop starting attempts after this many seconds of wall time; --resume continues (budget.max_wall_s).")] = None,
+    problem_time_budget: Annotated[float | None, typer.Option("--problem-time-budget", metavar="SECONDS", min=1, help="Wall seconds for one problem's hammer pass: tactics, then Sledgehammer with what is left (hammer.problem_budget_s).")] = None,
     replay: Annotated[str | None, typer.Option("--replay", metavar="SOURCE", help="Answer every LLM call from recorded conversations: a run directory of ours or a .jsonl of LEGO-Prover's published format; no model is called (llm.replay).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Check proofs on a Ray cluster: auto or its ADDRESS (run.ray_address).")] = None,
 ) -> None:
@@ -128,6 +130,8 @@ def eval_cmd(
 
     Baselines and ablations: --method dsp, --method hammer, --no-library, --evolvers 0,
     --informal generated; then 'lego-prover compare RUN_DIR RUN_DIR ...'.
+    Trading time for solves: --time-budget for the run, --problem-time-budget for
+    each problem's hammer pass; the report plots solved against wall time.
 
     Example (the same problems with Draft, Sketch, Prove, to compare):
 
@@ -156,7 +160,8 @@ def eval_cmd(
                                  "llm.base_url": base_url, "budget.max_cost_usd": max_cost,
                                  "budget.max_tokens": max_tokens, "prover.method": method.value if method else None,
                                  "prover.library": library, "prover.hammer_first": hammer_first,
-                                 "run.ray_address": ray, "llm.replay": replay}, flags=RUN_FLAGS,
+                                 "run.ray_address": ray, "llm.replay": replay, "budget.max_wall_s": time_budget,
+                                 "hammer.problem_budget_s": problem_time_budget}, flags=RUN_FLAGS,
                                 resumed_run=run_dir if resume and run_dir is not None else None)
         _require_ray(settings)
         if resume and run_dir is None:
@@ -224,7 +229,8 @@ RUN_FLAGS = {"data_dir": "--data-dir", "prover.attempts": "--attempts", "prover.
              "prover.method": "--method", "prover.library": "--library/--no-library",
              "prover.hammer_first": "--hammer-first/--no-hammer-first", "run.ray_address": "--ray",
              "llm.model": "--model", "llm.base_url": "--base-url", "budget.max_cost_usd": "--max-cost",
-             "budget.max_tokens": "--max-tokens", "llm.replay": "--replay"}
+             "budget.max_tokens": "--max-tokens", "llm.replay": "--replay", "budget.max_wall_s": "--time-budget",
+             "hammer.problem_budget_s": "--problem-time-budget"}
 
 
 def _stop_if_service_failed(summary: dict[str, Any], command: str, run_dir: Path) -> None:

@@ -78,7 +78,7 @@ class IsabelleSettings(_Section):
     imports: list[str] = Field(default_factory=lambda: list(LEGO_IMPORTS), description="imports of every generated theory (header_mode=fixed)")
     header_mode: Literal["fixed", "problem"] = Field("fixed", description="fixed: one import list for all problems (as LEGO-Prover); problem: each problem's own header")
     workers: int = Field(2, ge=1, description="Isabelle sessions in the pool")
-    checks_per_worker: int = Field(2, ge=1, description="concurrent use_theories per session")
+    checks_per_worker: int = Field(1, ge=1, description="concurrent use_theories per session; above 1 a check shares its session's ML thread, so a slow neighbour can make a correct proof time out")
     recycle_after: int = Field(300, ge=1, description="restart a session after this many checks")
     max_server_rss_gb: float = Field(16.0, gt=0, description="recycle sessions when the server's process tree uses more memory")
     threads: int = Field(1, ge=0, description="ML threads per session (0 = all cores)")
@@ -203,8 +203,12 @@ class EvolverSettings(_Section):
 class HammerSettings(_Section):
     tactics: list[str] | None = Field(None, examples=[["by simp", "by auto"]], description="tactics tried on the whole statement, in order; unset = isabelle.repair_tactics")
     tactic_timeout_s: float = Field(10.0, gt=0, description="time limit of one tactic inside Isabelle")
+    tactic_timeouts_s: dict[str, float] = Field(default_factory=dict, examples=[{"by sos": 5.0}], description="a limit of its own for a tactic of the list, as written there")
     parallel: int = Field(4, ge=1, description="tactics checked at once for one problem; the next ones start only if none of these closed it")
-    with_assms: bool = Field(True, description="when the statement has assumptions, also try each tactic after 'using assms'")
+    with_assms: bool = Field(True, description="when the statement has assumptions, try each tactic after 'using assms'")
+    bare_with_assms: bool = Field(True, description="when the statement has assumptions, also try each tactic without 'using assms'")
+    problem_budget_s: float | None = Field(None, gt=0, examples=[30.0], description="wall seconds for one problem's pass (tactics, then Sledgehammer with what is left); unset = no limit")
+    sledgehammer_parallel: int | None = Field(None, ge=1, examples=[1], description="Sledgehammer calls at once across the run (each runs several prover processes); unset = no limit")
 
 
 class BudgetSettings(_Section):

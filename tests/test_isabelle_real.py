@@ -10,6 +10,7 @@ Timings are printed (run with ``-s``): they are the figures the checker's claims
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -213,6 +214,30 @@ async def test_a_looping_proof_leaves_the_pool_healthy(settings: IsabelleSetting
     assert [v.verified for v in verdicts] == [True] * 20, [v.reason for v in verdicts if not v.verified]
     assert max(times) < max(5.0, 5 * statistics.median(baseline)), times
     assert restarts, "the runaway's session was restarted"
+
+
+@in_module_loop
+async def test_a_correct_proof_checked_beside_runaways_verifies_every_time(settings: IsabelleSettings,
+                                                                          tmp_path: Path) -> None:
+    """Issue 19: a verdict does not depend on its neighbours. With the default of one check per
+    session, a runaway never shares its session's ML thread with another check, and its session
+    is restarted before it takes the next one."""
+    defaults = IsabelleSettings()
+    fresh = settings.model_copy(update={"check_limit_s": 8, "work_dir": tmp_path,
+                                        "checks_per_worker": defaults.checks_per_worker})
+    texts = [f"{LOOP}\n\n{GOOD}" if i % 3 == 0 else GOOD for i in range(12)]   # 4 runaways among 8 good
+    async with SessionPool(fresh) as pool:
+        checker = Checker(pool, fresh)
+        started = time.monotonic()
+        verdicts = await asyncio.gather(*(checker.check(t, CONTEXT) for t in texts))
+        wall = time.monotonic() - started
+        await pool.drain()
+        restarts = list(pool.restarts)
+    good = [v for t, v in zip(texts, verdicts, strict=True) if t == GOOD]
+    runaway = [v for t, v in zip(texts, verdicts, strict=True) if t != GOOD]
+    print(f"\n12 checks (4 runaways) in {wall:.1f}s; restarts {restarts}")
+    assert all(v.verified for v in good), [f"{v.failure}: {v.reason}" for v in good if not v.verified]
+    assert all(v.failure is FailureKind.TIMEOUT for v in runaway), [v.reason for v in runaway]
 
 
 @pytest.mark.parametrize("mode", ["exit", "crash", "sigint", "sigterm", "sigkill"])

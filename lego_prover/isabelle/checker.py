@@ -91,6 +91,8 @@ class Checker:
         settings = self._settings
         if options.repair_tactics is not None:
             settings = settings.model_copy(update={"repair_tactics": list(options.repair_tactics)})
+        if options.sledgehammer_timeout_s is not None:
+            settings = settings.model_copy(update={"sledgehammer_timeout_s": options.sledgehammer_timeout_s})
         limit = options.check_limit_s
         started = time.monotonic()
         gctx = replace(context.guard_context(), max_bytes=self._settings.max_proof_bytes)

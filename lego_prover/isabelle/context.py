@@ -69,6 +69,7 @@ class CheckOptions:
 
     check_limit_s: float | None = None             # cap on the final check; None: isabelle.check_limit_s
     repair_tactics: tuple[str, ...] | None = None  # None: isabelle.repair_tactics; (): Sledgehammer only
+    sledgehammer_timeout_s: float | None = None    # None: isabelle.sledgehammer_timeout_s
 
 
 class CheckerProtocol(Protocol):

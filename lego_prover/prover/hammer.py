@@ -9,17 +9,24 @@ It is both a method of its own (``prover.method = "hammer"``, the baseline DSP r
 the pass that ``prover.hammer_first`` runs before a problem's first LLM attempt.
 
 The candidates are ``THEOREM TACTIC`` for each tactic of ``hammer.tactics`` (default
-``isabelle.repair_tactics``), and, with ``hammer.with_assms``, also ``using assms TACTIC``
-when the statement has assumptions: Isar's ``assumes`` are local facts, which a method
-uses only when they are given to it. The candidates are checked ``hammer.parallel`` at a
-time, each under ``hammer.tactic_timeout_s``; the first wave in which Isabelle verifies a
-candidate ends the pass (the first verified one in list order wins), so later candidates
-never start. A wave is waited for as a whole because an in-flight Isabelle check cannot be
-withdrawn: abandoned checks would keep running on the server and crowd out the next ones.
+``isabelle.repair_tactics``). When the statement has assumptions they are ``THEOREM using
+assms TACTIC`` (Isar's ``assumes`` are local facts, which a method uses only when they are
+given to it), and the bare ones too with ``hammer.bare_with_assms``. They are checked
+``hammer.parallel`` at a time, each under its own limit (``hammer.tactic_timeouts_s``, else
+``hammer.tactic_timeout_s``); the first wave in which Isabelle verifies a candidate ends the
+pass (the first verified one in list order wins), so later candidates never start. A wave is
+waited for as a whole because an in-flight Isabelle check cannot be withdrawn: abandoned
+checks would keep running on the server and crowd out the next ones. With ``parallel = 1``
+nothing is ever waited for in vain, and the run keeps the check slots busy with other
+problems instead (``eval`` runs ``slots / parallel`` problems at a time).
+
 When no candidate closes the goal, Sledgehammer runs on a ``sledgehammer`` placeholder
-through the repair machinery (``isabelle.repair.Repairer`` with no tactics; its time limit
-and provers are ``isabelle.sledgehammer_timeout_s`` and ``isabelle.sledgehammer_provers``),
-and the proof it suggests is checked like any other.
+through the repair machinery (``isabelle.repair.Repairer`` with no tactics; its provers are
+``isabelle.sledgehammer_provers``) and the proof it suggests is checked like any other. Each
+call runs several prover processes, so ``hammer.sledgehammer_parallel`` bounds how many run
+at once across the run. ``hammer.problem_budget_s`` bounds a problem's pass: each check's
+limit is capped by what is left, no candidate starts with under a second left, and
+Sledgehammer gets what is left, up to ``isabelle.sledgehammer_timeout_s`` (none under 5 s).
 
 Every candidate is a complete check: the soundness guard, the theory exactly as a run
 builds it, the oracle report. A solved record holds the theory Isabelle verified.
@@ -28,9 +35,11 @@ builds it, the oracle report. A solved record holds the theory Isabelle verified
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import Any
 
 from lego_prover.config import Settings
 from lego_prover.isabelle.context import CheckerProtocol, CheckOptions, TheoryContext
@@ -43,6 +52,8 @@ from lego_prover.skills.library import SkillLibrary
 from lego_prover.skills.records import now_iso
 
 SLEDGEHAMMER = "sledgehammer"
+_MIN_CHECK_S = 1.0           # less than this left of a problem's budget: start no more candidates
+_MIN_SLEDGEHAMMER_S = 5.0    # ... and no Sledgehammer call (its provers need a few seconds to start)
 
 
 def has_assumptions(statement: str) -> bool:
@@ -53,16 +64,35 @@ def has_assumptions(statement: str) -> bool:
         return "assumes" in statement
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One proof tried on the whole statement: ``prefix`` (``using assms``) and a tactic of the list."""
+
+    tactic: str
+    prefix: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.prefix} {self.tactic}" if self.prefix else self.tactic
+
+
 def hammer_candidates(statement: str, settings: Settings) -> list[str]:
     """The proofs tried on ``statement``, in order (``using assms`` first where there are assumptions)."""
+    return [c.text for c in candidates_of(statement, settings)]
+
+
+def candidates_of(statement: str, settings: Settings) -> list[Candidate]:
     tactics = settings.hammer.tactics if settings.hammer.tactics is not None else settings.isabelle.repair_tactics
-    with_assms = settings.hammer.with_assms and has_assumptions(statement)
-    out: list[str] = []
-    for tactic in tactics:
+    assms = has_assumptions(statement)
+    with_assms = settings.hammer.with_assms and assms
+    bare = not assms or not with_assms or settings.hammer.bare_with_assms
+    out: list[Candidate] = []
+    for tactic in dict.fromkeys(tactics):
         if with_assms:
-            out.append(f"using assms {tactic}")
-        out.append(tactic)
-    return list(dict.fromkeys(out))
+            out.append(Candidate(tactic, "using assms"))
+        if bare:
+            out.append(Candidate(tactic))
+    return out
 
 
 @dataclass
@@ -83,6 +113,10 @@ class HammerProver:
         self._settings = settings
         self._hammer = settings.hammer
         self._library = library          # told when a problem is solved (the evolver aims at unsolved ones)
+        # Sledgehammer runs several prover processes at once: a few calls saturate the cores
+        self._sledgehammer_gate: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Semaphore(self._hammer.sledgehammer_parallel) if self._hammer.sledgehammer_parallel
+            else contextlib.nullcontext())
 
     async def attempt(self, problem: Problem, index: int) -> AttemptRecord:
         started, started_at = time.monotonic(), now_iso()
@@ -114,35 +148,55 @@ class HammerProver:
     async def _run(self, problem: Problem, state: _Pass) -> tuple[str | None, str]:
         context = TheoryContext.for_problem(problem, self._settings.isabelle)
         statement = problem.formal_statement.strip()
-        candidates = hammer_candidates(statement, self._settings)
+        candidates = candidates_of(statement, self._settings)
+        budget = _Budget(self._hammer.problem_budget_s)
         width = self._hammer.parallel
+        tried = 0
         for start in range(0, len(candidates), width):
+            if budget.spent():
+                break
             wave = candidates[start:start + width]
-            verdicts = await asyncio.gather(*(self._check(f"{statement}\n  {tactic}", context,
-                                                          self._hammer.tactic_timeout_s) for tactic in wave))
-            for tactic, verdict in zip(wave, verdicts, strict=True):
+            tried += len(wave)
+            verdicts = await asyncio.gather(*(self._check(f"{statement}\n  {c.text}", context,
+                                                          budget.cap(self._limit(c))) for c in wave))
+            for candidate, verdict in zip(wave, verdicts, strict=True):
                 state.check_s += verdict.elapsed_s
-                state.log.append(f"{tactic}: {'verified' if verdict.verified else _outcome(verdict)}")
+                state.log.append(f"{candidate.text}: {'verified' if verdict.verified else _outcome(verdict)}")
             won = next((i for i, v in enumerate(verdicts) if v.verified), None)
             if won is not None:
-                state.verdict, state.proof = verdicts[won], f"{statement}\n  {wave[won]}"
-                return None, f"verified by {wave[won]!r}"
+                state.verdict, state.proof = verdicts[won], f"{statement}\n  {wave[won].text}"
+                return None, f"verified by {wave[won].text!r}"
             server = next((v for v in verdicts if v.failure is FailureKind.SERVER), None)
             if server is not None:  # an infrastructure failure, not a result: stop and say so
                 state.verdict = server
                 return FailureKind.SERVER.value, server.reason
-        tried = f"none of the {len(candidates)} tactic candidates closed the goal"
+        if tried < len(candidates):
+            return FailureKind.TIMEOUT.value, (f"the problem's time budget ({budget.total:g} s) ran out after "
+                                               f"{tried} of the {len(candidates)} tactic candidates")
+        tried_all = f"none of the {len(candidates)} tactic candidates closed the goal"
         if not self._settings.isabelle.sledgehammer:
-            return FailureKind.TACTIC.value, tried
-        return await self._sledgehammer(statement, context, state, tried)
+            return FailureKind.TACTIC.value, tried_all
+        left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s)
+        if left < _MIN_SLEDGEHAMMER_S:
+            return FailureKind.TACTIC.value, (f"{tried_all}; the problem's time budget ({budget.total:g} s) "
+                                              "left no time for Sledgehammer")
+        async with self._sledgehammer_gate:
+            left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s)  # waiting for the gate counts
+            if left < _MIN_SLEDGEHAMMER_S:
+                return FailureKind.TACTIC.value, (f"{tried_all}; the problem's time budget ({budget.total:g} s) "
+                                                  "ran out while waiting for Sledgehammer")
+            return await self._sledgehammer(statement, context, state, tried_all, left)
+
+    def _limit(self, candidate: Candidate) -> float:
+        return self._hammer.tactic_timeouts_s.get(candidate.tactic, self._hammer.tactic_timeout_s)
 
     async def _sledgehammer(self, statement: str, context: TheoryContext, state: _Pass,
-                            tried: str) -> tuple[str | None, str]:
+                            tried: str, limit_s: float) -> tuple[str | None, str]:
         # a placeholder repaired with no tactic list is Sledgehammer alone; the checker then
         # checks the proof it found like any other
         t0 = time.monotonic()
         verdict = await self._checker.check(f"{statement}\n  {SLEDGEHAMMER}", context, repair=True,
-                                            options=CheckOptions(repair_tactics=()))
+                                            options=CheckOptions(repair_tactics=(), sledgehammer_timeout_s=limit_s))
         state.check_s += time.monotonic() - t0
         if verdict.failure is FailureKind.GUARD:
             return FailureKind.GUARD.value, verdict.reason
@@ -163,6 +217,25 @@ class HammerProver:
     async def _check(self, text: str, context: TheoryContext, limit_s: float) -> Verdict:
         """One complete check of ``text`` under ``limit_s``: guard, our theory, Isabelle's verdict."""
         return await self._checker.check(text, context, repair=False, options=CheckOptions(check_limit_s=limit_s))
+
+
+class _Budget:
+    """A problem's wall-time budget: what is left of it caps each check's limit."""
+
+    def __init__(self, total_s: float | None) -> None:
+        self.total = total_s
+        self._end = None if total_s is None else time.monotonic() + total_s
+
+    def left(self) -> float | None:
+        return None if self._end is None else self._end - time.monotonic()
+
+    def spent(self) -> bool:
+        left = self.left()
+        return left is not None and left < _MIN_CHECK_S
+
+    def cap(self, limit_s: float) -> float:
+        left = self.left()
+        return limit_s if left is None else max(0.0, min(limit_s, left))
 
 
 def _body_text(verdict: Verdict) -> str:

@@ -4,7 +4,9 @@ Usage::
 
     excluding_first_pass(per_problem, max_attempts)   # every figure without the problems the
                                                       # first pass solved (comparable with papers)
-    hammer_figures(attempts)                          # solved, seconds per problem, Isabelle time
+    hammer_figures(attempts)                          # solved, seconds per problem, Isabelle time,
+                                                      # what closed each solved problem
+    solved_over_time(attempts)                        # [seconds since the start, problems solved]
 
 ``summarize`` puts both into summary.json; ``report`` and ``compare`` show them.
 """
@@ -12,8 +14,9 @@ Usage::
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from lego_prover.prover.attempt import AttemptRecord
@@ -65,6 +68,7 @@ def hammer_figures(attempts: Sequence[AttemptRecord]) -> dict[str, Any] | None:
     check: dict[str, float] = defaultdict(float)
     solved: set[str] = set()
     by_sledgehammer: set[str] = set()
+    closed_by: Counter[str] = Counter()
     for r in records:
         seconds[r.problem] += r.total_s
         check[r.problem] += r.check_s
@@ -72,12 +76,43 @@ def hammer_figures(attempts: Sequence[AttemptRecord]) -> dict[str, Any] | None:
             solved.add(r.problem)
             if any(line.startswith("sledgehammer:") and line.endswith(": verified") for line in r.repairs):
                 by_sledgehammer.add(r.problem)
+                closed_by["Sledgehammer"] += 1
+            else:
+                closed_by[_winner(r.repairs)] += 1
     wall = list(seconds.values())
     return {"problems": len(seconds), "solved": len(solved), "solved_by_tactic": len(solved - by_sledgehammer),
             "solved_by_sledgehammer": len(by_sledgehammer),
             "seconds_per_problem": {"median": _round(median(wall)), "p95": _round(percentile(wall, 95)),
                                     "max": _round(max(wall))},
-            "isabelle_check_s": round(sum(check.values()), 3)}
+            "isabelle_check_s": round(sum(check.values()), 3),
+            "closed_by": dict(sorted(closed_by.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def _winner(log: Sequence[str]) -> str:
+    """The candidate whose log line says it verified (``TACTIC: verified``)."""
+    return next((line.removesuffix(": verified") for line in log if line.endswith(": verified")), "?")
+
+
+def solved_over_time(attempts: Sequence[AttemptRecord]) -> list[list[float]]:
+    """``[seconds, solved]`` at each first solve of a problem, seconds counted from the earliest
+    attempt's start; a resumed run's pause between invocations is in the seconds."""
+    stamps = [(_when(r.started_at), _when(r.finished_at), r) for r in attempts]
+    starts = [s for s, _, _ in stamps if s is not None]
+    if not starts:
+        return []
+    origin = min(starts)
+    first: dict[str, float] = {}
+    for _, end, r in stamps:
+        if r.solved and end is not None:
+            first[r.problem] = min(first.get(r.problem, math.inf), (end - origin))
+    return [[round(t, 1), i + 1] for i, t in enumerate(sorted(first.values()))]
+
+
+def _when(stamp: str) -> float | None:
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _round(value: float | None) -> float | None:

@@ -18,6 +18,7 @@ import atexit
 import base64
 import html
 import io
+import math
 import os
 import shutil
 import sys
@@ -68,6 +69,16 @@ def _plots(summary: dict[str, Any], attempts: list[Any], steps: list[dict[str, A
         ax.set_title("pass@k")
         ax.grid(alpha=0.3)
         plots["Pass rate vs attempts"] = png_base64(fig)
+    over_time = summary.get("solved_over_time") or []
+    if over_time:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        xs = [0.0] + [t / 60 for t, _ in over_time]
+        ys = [0] + [n for _, n in over_time]
+        ax.step(xs, ys, where="post")
+        ax.set_xlabel("wall time since the run started (minutes)")
+        ax.set_ylabel("problems solved")
+        ax.grid(alpha=0.3)
+        plots["Solved against wall time"] = png_base64(fig)
     sources = summary["by_source"]
     if sources:
         names = sorted(sources)
@@ -293,7 +304,19 @@ def _hammer_lines(summary: dict[str, Any]) -> list[str]:
                      f"{hammer['isabelle_check_s']:.1f} s; Isabelle CPU time "
                      + (f"{cpu:.1f} s (the whole run)" if cpu is not None else
                         "not measured (the Isabelle server was not started by lego-prover)"))
+        closed = hammer.get("closed_by") or {}
+        if closed:
+            lines.append("- closed by: " + ", ".join(f"`{k}` {v}" for k, v in closed.items()))
+    over_time = summary.get("solved_over_time") or []
+    if over_time and len(over_time) > 1:
+        marks = [over_time[min(len(over_time) - 1, math.ceil(q * len(over_time)) - 1)] for q in (0.5, 0.9, 1.0)]
+        lines.append("- solved against wall time: " + "; ".join(
+            f"{n} solved after {_duration(t)}" for t, n in dict.fromkeys(map(tuple, marks))))
     return [*lines, ""] if lines else []
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def markdown_to_html(md: str) -> str:

@@ -26,7 +26,7 @@ from lego_prover.prover.attempt import (
     AttemptRecord,
     LLMCallRecord,
 )
-from lego_prover.run.figures import excluding_first_pass, hammer_figures
+from lego_prover.run.figures import excluding_first_pass, hammer_figures, solved_over_time
 from lego_prover.run.scheduler import FIRST_PASS
 
 
@@ -128,6 +128,7 @@ def summarize(attempts: Sequence[AttemptRecord], problems: Sequence[str], *, max
         "solved_by_hammer_first": sum(1 for p in per_problem.values() if p["solved_at_attempt"] == FIRST_PASS),
         "excluding_hammer_first": excluding_first_pass(per_problem, max_attempts),
         "hammer": hammer_figures(attempts),
+        "solved_over_time": solved_over_time(attempts),   # [seconds since the start, solved]
     }
 
 
