@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import json
 import random
 import statistics
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,12 +86,14 @@ class CheckTiming:
     sledgehammer: bool
 
 
+PROBLEM: contextvars.ContextVar[str] = contextvars.ContextVar("problem", default="")
+
+
 @dataclass
 class Timed:
-    """Every check HammerProver asks for, timed from outside."""
+    """Every check HammerProver asks for, timed from outside (the problem comes from the task's context)."""
 
     inner: Checker
-    problem: str = ""
     checks: list[CheckTiming] = field(default_factory=list)
 
     @property
@@ -100,17 +104,16 @@ class Timed:
     def session(self) -> str:
         return self.inner.session
 
-    def for_problem(self, name: str) -> Timed:
-        view = Timed(self.inner, name, self.checks)
-        return view
-
     async def check(self, text: str, context: TheoryContext, *, repair: bool = True,
                     options: CheckOptions | None = None) -> Verdict:
         start = time.monotonic()
         verdict = await self.inner.check(text, context, repair=repair, options=options)
-        self.checks.append(CheckTiming(self.problem, text, start, time.monotonic(), verdict.verified,
+        self.checks.append(CheckTiming(PROBLEM.get(), text, start, time.monotonic(), verdict.verified,
                                        verdict.failure.value if verdict.failure else "", repair))
         return verdict
+
+    async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:
+        return await self.inner.confirm(verdict, context, names)
 
 
 class TimedPool(SessionPool):
@@ -170,8 +173,10 @@ async def run_config(name: str, problems: list[Problem], settings: Settings) -> 
           f"{settings.isabelle.checks_per_worker} checks, {in_flight} problems at a time", flush=True)
     wall_of: dict[str, float] = {}
     records: dict[str, Any] = {}
-    async with TimedPool(settings.isabelle) as pool:
+    pool = TimedPool(settings.isabelle)
+    async with pool:
         timed = Timed(Checker(pool, settings.isabelle))
+        prover = HammerProver(timed, settings)   # one for the run, as eval: Sledgehammer's gate is shared
         gate = asyncio.Semaphore(in_flight)
         cpu0 = pool.cpu_s()
         started = time.monotonic()
@@ -181,7 +186,7 @@ async def run_config(name: str, problems: list[Problem], settings: Settings) -> 
             nonlocal done
             async with gate:
                 t0 = time.monotonic()
-                prover = HammerProver(timed.for_problem(problem.name), settings)
+                PROBLEM.set(problem.name)
                 records[problem.name] = await prover.attempt(problem, 0)
                 wall_of[problem.name] = time.monotonic() - t0
                 done += 1
