@@ -8,12 +8,13 @@ restarts a dead server or session, and shuts everything down on exit.
 A check that hit its limit while a tactic was still running poisons its session: a real
 server keeps running the runaway tactic after ``use_theories`` returns (purging and
 cancelling do not stop it), and every later check in that session then times out. Such a
-worker is taken out of rotation at once and gets a fresh session (``session_stop`` ends
-the runaway with its ML process); if the stop does not finish, the server we own is
-restarted. A check whose task did not even end when cancelled gets the server restarted
-at once (when we own it): stopping a session under a live ``use_theories`` made a real
-server's JVM-wide event timer die, and with it every later check. A timed-out check
-therefore leaves the pool as healthy as it was.
+worker is taken out of rotation at once and gets a fresh session. On a server we own, the
+pool knows each session's processes (``session_process``) and ends the runaway's alone, so
+the other sessions' checks go on undisturbed; only where that does not give a working
+session is the whole server restarted. A session whose processes are not known (a server we
+only connect to) is stopped with ``session_stop``. A check that hit its limit therefore
+leaves the pool as healthy as it was, and with one check per session (the default) a check
+never shares its session's ML thread with a runaway: its time limit measures its own work.
 
 Usage::
 
@@ -43,6 +44,11 @@ from lego_prover.isabelle.server import (
     find_isabelle,
     process_tree_rss_bytes,
 )
+from lego_prover.isabelle.session_process import (
+    kill_trees,
+    server_process_roots,
+    session_process_roots,
+)
 from lego_prover.isabelle.versions import is_session_listing, session_options
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,7 @@ class Worker:
     poisoned: str = ""        # why this session must not take more checks (a runaway tactic)
     task_left_open: bool = False  # a use_theories did not end when cancelled: never session_stop under it
     restarting: bool = False
+    processes: tuple[int, ...] = ()   # its session's process trees on a server we own (to end a runaway alone)
 
     async def use_theories(self, master_dir: Path, theories: list[str], *, settings: IsabelleSettings,
                            deadline_s: float | None = None, check_limit_s: float | None = None,
@@ -123,6 +130,7 @@ class SessionPool:
         self._workers: list[Worker] = []
         self._slots: asyncio.Queue[Worker] = asyncio.Queue()
         self._restart_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()   # one session start at a time: its new processes are its own
         self._management: IsabelleConnection | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._parked: dict[int, list[Worker]] = {}   # slots of workers being restarted
@@ -188,10 +196,14 @@ class SessionPool:
 
     async def _start_session(self, worker: Worker) -> None:
         options = session_options(self.settings.consolidate_delay_s, self.settings.threads)
-        reply = await worker.connection.run_task(
-            "session_start",
-            {"session": self.settings.session, "dirs": self.settings.session_dirs, "options": options},
-            deadline_s=self.settings.start_timeout_s)
+        pid = self._server.pid if self._server is not None and self._server.owned else None
+        async with self._start_lock:
+            before = server_process_roots(pid) if pid else set()
+            reply = await worker.connection.run_task(
+                "session_start",
+                {"session": self.settings.session, "dirs": self.settings.session_dirs, "options": options},
+                deadline_s=self.settings.start_timeout_s)
+            worker.processes = session_process_roots(pid, before) if pid else ()
         session_id = reply.payload.get("session_id")
         if not reply.finished or not isinstance(session_id, str):
             raise IsabelleServerError(
@@ -293,12 +305,18 @@ class SessionPool:
     async def _recycle(self, worker: Worker) -> None:
         """Give a worker a fresh session (a runaway tactic, memory and document-model growth).
 
-        A poisoned session whose stop does not finish may still run its runaway tactic, so
-        then the server we own is restarted, which ends every process it started.
+        A session running away (or under a task that did not end when cancelled) on a server
+        we own has its own processes ended (``session_process``): the other sessions' checks
+        go on undisturbed. Where those processes are not known, or ending them does not give
+        a working session, the server we own is restarted, which ends every process it started.
         """
         reason = worker.poisoned or f"recycled after {worker.checks} checks"
         log.info("restarting Isabelle session %d: %s", worker.index, reason)
-        if worker.task_left_open and self._server is not None and self._server.owned:
+        owned = self._server is not None and self._server.owned
+        runaway = worker.poisoned or worker.task_left_open
+        if runaway and worker.processes and owned and await self._end_alone(worker, reason):
+            return
+        if worker.task_left_open and owned:
             worker.task_left_open = False
             await self.recover(force=True, reason="a check did not end when cancelled")
             return
@@ -310,7 +328,7 @@ class SessionPool:
         except (IsabelleServerError, OSError) as exc:
             log.warning("session_stop failed for Isabelle session %d: %s", worker.index, exc)
         await worker.connection.close()
-        if worker.poisoned and not stopped and self._server is not None and self._server.owned:
+        if worker.poisoned and not stopped and owned:
             await self.recover(force=True, reason="a session running a runaway tactic did not stop")
             return
         try:
@@ -319,6 +337,26 @@ class SessionPool:
             worker.poisoned = ""
         except (IsabelleServerError, OSError):
             await self.recover()
+
+    async def _end_alone(self, worker: Worker, reason: str) -> bool:
+        """End this session's processes and start a new session; False: it did not work out."""
+        killed = kill_trees(worker.processes)
+        worker.processes = ()
+        log.info("ended %d processes of Isabelle session %d", killed, worker.index)
+        try:
+            await worker.connection.close()
+            worker.connection = await self._connect()
+            with contextlib.suppress(IsabelleServerError, OSError):   # its prover is gone: a formality
+                await worker.connection.run_task("session_stop", {"session_id": worker.session_id},
+                                                 deadline_s=self.settings.session_stop_timeout_s)
+            await self._start_session(worker)
+        except (IsabelleServerError, OSError) as exc:
+            log.warning("a new session after ending a runaway failed (%s); restarting the server", exc)
+            return False
+        self.restarts.append(f"{reason} (its session's processes were ended)")
+        worker.poisoned = ""
+        worker.task_left_open = False
+        return True
 
     async def _stop_session(self, worker: Worker) -> TaskReply:
         if worker.connection.closed:  # a client deadline closed it: stop the session from a new one
