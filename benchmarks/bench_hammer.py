@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import contextvars
 import json
+import logging
 import random
 import statistics
 import sys
@@ -173,7 +174,7 @@ async def run_config(name: str, problems: list[Problem], settings: Settings) -> 
           f"{settings.isabelle.checks_per_worker} checks, {in_flight} problems at a time", flush=True)
     wall_of: dict[str, float] = {}
     records: dict[str, Any] = {}
-    pool = TimedPool(settings.isabelle)
+    pool = TimedPool(settings.isabelle, on_progress=lambda m: print(f"[{name}]   isabelle: {m}", flush=True))
     async with pool:
         timed = Timed(Checker(pool, settings.isabelle))
         prover = HammerProver(timed, settings)   # one for the run, as eval: Sledgehammer's gate is shared
@@ -297,6 +298,9 @@ def main() -> int:
                     help="a setting for every configuration (JSON value, else a string)")
     ap.add_argument("--json", type=Path, help="write every configuration's figures here")
     args = ap.parse_args()
+    # the pool's restarts, with their causes, as they happen
+    logging.basicConfig(format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("lego_prover.isabelle.sessions").setLevel(logging.INFO)
     try:
         find_isabelle(None)
     except LegoProverError as exc:

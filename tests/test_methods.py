@@ -66,7 +66,7 @@ def submitted_proof_lines(fake: FakeIsabelleServer) -> list[str]:
 # ------------------------------------------------------------------------------ hammer
 
 def test_candidates_try_using_assms_only_where_the_statement_has_assumptions(settings: Settings) -> None:
-    s = tuned(settings, "hammer", tactics=["by simp", "by auto"])
+    s = tuned(settings, "hammer", tactics=["by simp", "by auto"], bare_with_assms=True)
     assert hammer_candidates(STATEMENT, s) == ["using assms by simp", "by simp", "using assms by auto", "by auto"]
     assert hammer_candidates('theorem t:\n  shows "(2::nat) + 2 = 4"', s) == ["by simp", "by auto"]
     assert not has_assumptions('theorem t:\n  shows "assumes = assumes"')   # a word inside a term is no keyword
@@ -78,7 +78,7 @@ def test_candidates_try_using_assms_only_where_the_statement_has_assumptions(set
 async def test_hammer_checks_tactics_in_waves_and_starts_none_after_a_verified_one_scripted_fake_server(
         checker: Checker, script: Script, fake_server: FakeIsabelleServer, settings: Settings) -> None:
     script.default = accepts_only("using assms by auto")
-    s = tuned(settings, "hammer", tactics=["by simp", "by auto", "by blast", "by force"], parallel=2)
+    s = tuned(settings, "hammer", tactics=["by simp", "by auto", "by blast", "by force"], parallel=2, bare_with_assms=True)
     record = await HammerProver(checker, s).attempt(PROBLEM, 0)
     assert record.solved and record.method == "hammer" and record.failure is None
     assert record.prompt_tokens == record.completion_tokens == 0 and record.calls == [] and record.cost_usd == 0
