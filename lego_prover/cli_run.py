@@ -109,7 +109,7 @@ def eval_cmd(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm.base_url).")] = None,
     max_cost: Annotated[float | None, typer.Option(help="Stop starting attempts past this many USD (budget.max_cost_usd).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run (budget.max_tokens).")] = None,
-    time_budget: Annotated[float | None, typer.Option("--time-budget", metavar="SECONDS", min=1, help="Stop starting attempts after this many seconds of wall time; --resume continues (budget.max_wall_s).")] = None,
+    time_budget: Annotated[float | None, typer.Option("--time-budget", metavar="SECONDS", min=1, help="Stop starting attempts after this many seconds of wall time (of this invocation; --resume continues) (budget.max_wall_s).")] = None,
     problem_time_budget: Annotated[float | None, typer.Option("--problem-time-budget", metavar="SECONDS", min=1, help="Wall seconds for one problem's hammer pass: tactics, then Sledgehammer with what is left (hammer.problem_budget_s).")] = None,
     replay: Annotated[str | None, typer.Option("--replay", metavar="SOURCE", help="Answer every LLM call from recorded conversations: a run directory of ours or a .jsonl of LEGO-Prover's published format; no model is called (llm.replay).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Check proofs on a Ray cluster: auto or its ADDRESS (run.ray_address).")] = None,

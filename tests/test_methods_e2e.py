@@ -233,3 +233,19 @@ def test_the_methods_run_from_the_python_api(workspace: Path, llm: ScriptedLLM) 
     md, page = write_comparison([runs["hammer"], runs["dsp"]], Path("api-cmp"))
     assert "| api-hammer | 1 | 50.0% | 0 | 0 | 0 |" in md.read_text()
     assert "| api-dsp | 2 | 100.0% | 0 | 1 | 1 |" in md.read_text() and page.is_file()
+
+
+def test_the_time_budgets_reach_the_run_settings_and_the_report_plots_solved_against_time(
+        workspace: Path, llm: ScriptedLLM) -> None:
+    result = eval_cli("--method", "hammer", "--run-dir", "timed", "--time-budget", "600",
+                      "--problem-time-budget", "25")
+    assert result.exit_code == 0, result.output
+    settings = json.loads((workspace / "timed" / "config.json").read_text())
+    assert settings["budget"]["max_wall_s"] == 600 and settings["hammer"]["problem_budget_s"] == 25
+    summary = json.loads((workspace / "timed" / "summary.json").read_text())
+    assert [n for _, n in summary["solved_over_time"]] == [1]
+    assert runner.invoke(app, ["report", "timed"]).exit_code == 0
+    page = (workspace / "timed" / "report.html").read_text()
+    assert "Solved against wall time" in page
+    refused = eval_cli("--method", "hammer", "--run-dir", "t2", "--problem-time-budget", "0")
+    assert refused.exit_code == 2 and "--problem-time-budget" in refused.output

@@ -249,7 +249,7 @@ async def _run(settings: Settings, problems: list[Problem], store: RunStore, ser
 
     slots = services.check_slots or settings.isabelle.workers * settings.isabelle.checks_per_worker
     if settings.prover.method == "hammer":  # a wave fills the slots: no queueing, so seconds per problem are real
-        in_flight = settings.prover.concurrency or max(1, slots // settings.hammer.parallel)
+        in_flight = settings.prover.concurrency or max(1, slots // settings.hammer.parallel)  # parallel 1: one problem per slot
     else:
         in_flight = settings.prover.concurrency or auto_concurrency(settings.llm.concurrency, slots)
     health = ServiceHealth()
