@@ -19,7 +19,7 @@ def doctor(
     ray: Annotated[str | None, typer.Option("--ray", help="Check every node of this Ray cluster (auto or ADDRESS) for Isabelle, heap and check slots.")] = None,
     llm: Annotated[bool, typer.Option("--llm", help="Also send one tiny real request (at most 64 completion tokens, billed) to each configured model: parameters accepted, reasoning, usage report.")] = False,
 ) -> None:
-    """Show what is found and what is missing (Isabelle, session heap, embedding model, LLM endpoint).
+    """Show what is found and what is missing (Isabelle, session heap, the programs tactics and Sledgehammer call, embedding model, LLM endpoint).
 
     Each missing thing comes with its fix. Reads only: it creates nothing. With --ray,
     every node of the cluster too. Without --llm no chat request is sent; 'lego-prover

@@ -14,6 +14,7 @@ option table does at 80 columns).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import json
@@ -291,10 +292,15 @@ def guarded(fn: Callable[[], T]) -> T:
 
 @contextlib.asynccontextmanager
 async def cli_checker(settings: Settings) -> AsyncIterator[Checker]:
-    """A checker on its own session pool, start-up progress on stderr; purges finish before it closes."""
+    """A checker on its own session pool, start-up progress on stderr; purges finish before it closes.
+    Tactics this machine's Isabelle cannot run are left out first, with one warning."""
     from lego_prover.isabelle.checker import Checker
     from lego_prover.isabelle.sessions import SessionPool
+    from lego_prover.isabelle.tools import fit_to_installation
 
+    settings, warning = await asyncio.to_thread(fit_to_installation, settings)
+    if warning:
+        err.print(Text(warning, style="yellow"), soft_wrap=True)
     async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(Text(m, style="dim"), soft_wrap=True)) as pool:
         yield Checker(pool, settings.isabelle)
         await pool.drain()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class Finding:
 
 def check_isabelle(settings: Settings) -> list[Finding]:
     from lego_prover.isabelle.server import find_isabelle, isabelle_version
+    from lego_prover.isabelle.tools import isabelle_getenv
 
     if settings.isabelle.server:
         return [Finding("Isabelle server", True, f"configured: {settings.isabelle.server.rsplit(':', 1)[0]}:***")]
@@ -44,7 +46,7 @@ def check_isabelle(settings: Settings) -> list[Finding]:
         findings.append(Finding(f"session heap {session}", False, "not built yet",
                                 f"run 'isabelle build -b {session}' once (it takes a while), "
                                 "or let the first check build it"))
-    findings.extend(check_provers(_getenv(exe, list(_prover_settings())), settings.isabelle.sledgehammer_provers))
+    findings.extend(check_tools(isabelle_getenv(exe, doctor_settings()), settings))
     return findings
 
 
@@ -68,16 +70,53 @@ def check_release(version: str, exe: Path) -> list[Finding]:
     return findings
 
 
-def check_provers(environment: dict[str, str], configured: str) -> list[Finding]:
-    """Sledgehammer provers this installation has, and whether the configured ones are among them."""
+def check_tools(environment: Mapping[str, str], settings: Settings) -> list[Finding]:
+    """Every program the tactic lists and Sledgehammer will call, from ``isabelle getenv``
+    output: its Isabelle setting, its path, and whether it runs."""
+    isa = settings.isabelle
+    findings = check_tactic_tools(environment, [*isa.repair_tactics, *(settings.hammer.tactics or [])])
+    if not isa.sledgehammer:
+        return [*findings, Finding("Sledgehammer provers", True, "not used (isabelle.sledgehammer = false)")]
+    return findings + check_provers(environment, isa.sledgehammer_provers)
+
+
+def check_tactic_tools(environment: Mapping[str, str], tactics: list[str]) -> list[Finding]:
+    """One finding per program a tactic calls (CSDP for `by sos`, ...); a run leaves out the
+    tactics whose program does not run, so each missing one says which."""
+    from lego_prover.isabelle.tools import Tool, Tools, needed_tools
+
+    tools = Tools.from_environment(environment)
+    users: dict[Tool, list[str]] = {}
+    for tactic in dict.fromkeys(tactics):
+        for _, tool in needed_tools(tactic):
+            users.setdefault(tool, []).append(f"`{tactic}`")
+    if not users:
+        return [Finding("tactic tools", True, "none needed: every tactic in the lists runs inside Isabelle")]
+    findings = []
+    for tool, used_by in users.items():
+        found, named = tools[tool], ", ".join(used_by)
+        if found.runs:
+            findings.append(Finding(f"tactic tool {tool.name}", True, f"{found.describe()}; needed by {named}"))
+        else:
+            findings.append(Finding(f"tactic tool {tool.name}", False,
+                                    f"{found.describe()}; runs leave out {named}",
+                                    f"install {tool.name} and set {tool.setting} in Isabelle's settings "
+                                    f"($ISABELLE_HOME_USER/etc/settings), or take {named} off the tactic lists"))
+    return findings
+
+
+def check_provers(environment: Mapping[str, str], configured: str) -> list[Finding]:
+    """Sledgehammer provers this installation has, whether the configured ones are among them,
+    and then each prover Sledgehammer will use: its setting, its program, whether it runs."""
     from lego_prover.isabelle.versions import installed_provers
 
     have = installed_provers(environment)
     if not configured.strip():
-        return [Finding("Sledgehammer provers", bool(have),
-                        f"{' '.join(have) or 'none installed'} (Isabelle's default: the installed ones)",
-                        "" if have else "install Isabelle's prover components (E, Z3, CVC4/cvc5, Vampire) "
-                                        "or set isabelle.sledgehammer = false")]
+        summary = Finding("Sledgehammer provers", bool(have),
+                          f"{' '.join(have) or 'none installed'} (Isabelle's default: the installed ones)",
+                          "" if have else "install Isabelle's prover components (E, Z3, CVC4/cvc5, Vampire) "
+                                          "or set isabelle.sledgehammer = false")
+        return [summary, *_each_prover(environment, have)]
     missing = [p for p in configured.split() if p not in have]
     if missing:
         return [Finding("Sledgehammer provers", False,
@@ -85,24 +124,35 @@ def check_provers(environment: dict[str, str], configured: str) -> list[Finding]
                         "(Sledgehammer then fails as a whole)",
                         f"set isabelle.sledgehammer_provers to a subset of {' '.join(have) or '(none)'}, "
                         "or to \"\" for Isabelle's default")]
-    return [Finding("Sledgehammer provers", True, f"{configured} (installed: {' '.join(have)})")]
+    return [Finding("Sledgehammer provers", True, f"{configured} (installed: {' '.join(have)})"),
+            *_each_prover(environment, tuple(configured.split()))]
 
 
-def _prover_settings() -> list[str]:
+def _each_prover(environment: Mapping[str, str], provers: tuple[str, ...]) -> list[Finding]:
+    """A prover whose setting is set but whose program does not run is still in Isabelle's
+    default list (it goes by the setting alone), and fails on every call."""
+    from lego_prover.isabelle.tools import PROVER_TOOLS, find
+
+    findings = []
+    for prover in provers:
+        tool = PROVER_TOOLS.get(prover)
+        if tool is None:
+            continue
+        found = find(tool, environment.get(tool.setting, ""))
+        findings.append(Finding(f"Sledgehammer prover {prover}", found.runs, found.describe(),
+                                "" if found.runs else
+                                f"install {tool.name} where {tool.setting} points (Isabelle's settings, "
+                                f"$ISABELLE_HOME_USER/etc/settings), or set isabelle.sledgehammer_provers without "
+                                f"{prover}"))
+    return findings
+
+
+def doctor_settings() -> list[str]:
+    """Every Isabelle setting doctor reads: the tools' and those that say a prover is installed."""
+    from lego_prover.isabelle.tools import TOOL_SETTINGS
     from lego_prover.isabelle.versions import PROVER_SETTINGS
 
-    return sorted({name for names in PROVER_SETTINGS.values() for name in names})
-
-
-def _getenv(exe: Path, names: list[str]) -> dict[str, str]:
-    """``isabelle getenv NAME...`` as a dict (empty on any failure)."""
-    try:
-        out = subprocess.run([str(exe), "getenv", *names], capture_output=True, text=True, timeout=60,
-                             check=False).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    pairs = (line.split("=", 1) for line in out.splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
+    return sorted({*TOOL_SETTINGS, *(name for names in PROVER_SETTINGS.values() for name in names)})
 
 
 def _find_heap(exe: Path, session: str) -> Path | None:

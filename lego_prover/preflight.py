@@ -200,9 +200,12 @@ class Preflight:
             if finding.name.startswith("session heap"):  # the pool builds it, with a progress message
                 self.notes.append(f"the session heap {isa.session} is not built yet: the first check builds it, "
                                   f"which takes a while (or run 'isabelle build -b {isa.session}' now).")
-            elif finding.name == "Sledgehammer provers":  # a last resort of repair: worth knowing, not blocking
-                self.notes.append(_sentence(f"Sledgehammer: {finding.detail}; {finding.fix}" if finding.fix
-                                            else f"Sledgehammer: {finding.detail}"))
+            elif finding.name.startswith("tactic tool"):  # the run leaves those tactics out, with its own warning
+                continue
+            elif finding.name.startswith("Sledgehammer prover"):  # a last resort of repair: worth knowing, not blocking
+                name = "Sledgehammer" if finding.name == "Sledgehammer provers" else finding.name
+                self.notes.append(_sentence(f"{name}: {finding.detail}; {finding.fix}" if finding.fix
+                                            else f"{name}: {finding.detail}"))
             else:
                 self.missing.append(_sentence(finding.fix or f"{finding.name}: {finding.detail}"))
 

@@ -146,11 +146,12 @@ async def test_by_eval_is_rejected_unless_its_oracle_is_trusted(pool: SessionPoo
 async def test_sledgehammer_with_isabelles_own_provers_repairs_a_placeholder(
         pool: SessionPool, settings: IsabelleSettings, recorder: ReplyRecorder | None,
         request: pytest.FixtureRequest) -> None:
-    from lego_prover.doctor import _getenv, _prover_settings
+    from lego_prover.doctor import doctor_settings
+    from lego_prover.isabelle.tools import isabelle_getenv
     from lego_prover.isabelle.versions import installed_provers
 
     assert EXE is not None
-    if not installed_provers(_getenv(EXE, _prover_settings())):
+    if not installed_provers(isabelle_getenv(EXE, doctor_settings())):
         pytest.skip("this Isabelle has no Sledgehammer prover installed")
     only_sledgehammer = settings.model_copy(update={"sledgehammer": True, "repair_tactics": [],
                                                     "sledgehammer_provers": "", "sledgehammer_timeout_s": 30})

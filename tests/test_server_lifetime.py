@@ -81,6 +81,10 @@ def test_doctor_reports_release_unconfirmed_behaviour_and_provers(fake_home: Pat
     assert "Isabelle2023" in result.output
     assert "not yet confirmed" in result.output and "oracle report format" in result.output
     assert "z3 e" in result.output
+    # each program, as `isabelle getenv` names it: none of these paths exists
+    assert "✗ tactic tool CSDP: ISABELLE_CSDP is not set; runs leave out `by sos`" in result.output
+    assert "✗ Sledgehammer prover e: E_HOME=/c/e holds no executable eprover-ho or eprover" in result.output
+    assert "✗ Sledgehammer prover z3: Z3_SOLVER=/c/z3 is not an executable file" in result.output
 
     (tmp_path / "lego-prover.toml").write_text('[isabelle]\nsledgehammer_provers = "cvc5 e"\n')
     result = CliRunner().invoke(app, ["doctor"])
@@ -99,7 +103,9 @@ def test_ctrl_c_during_a_heap_build_ends_check_at_once_in_one_line_and_leaves_no
     (tmp_path / "proof.thy").write_text('theorem t: "True"\n  by simp\n')
     (tmp_path / "statement.thy").write_text('theorem t: "True"\n')
     env = {**os.environ, "ISABELLE_HOME": str(fake_home), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "FAKE_ISABELLE_BUILD": "hang"}
+           "FAKE_ISABELLE_BUILD": "hang",
+           # an installation with CSDP (any executable stands in), so the first lines are the build's
+           "FAKE_ISABELLE_ENV": json.dumps({"ISABELLE_CSDP": sys.executable})}
     proc = subprocess.Popen([sys.executable, "-m", "lego_prover", "check", "proof.thy", "--statement-file",
                              "statement.thy"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -207,11 +207,23 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
             chosen = [p for p in ordered if p.name in names]
         return await _run(settings, chosen, store, services, progress, evolvers)
 
-    if services is not None:
+    if services is not None:  # the caller chose the checker, and with it the installation
         return await go(services)
+    settings = await _fit_to_this_isabelle(settings, progress)   # `go` reads the fitted settings
     async with open_services(settings, note=progress.note if progress else (lambda m: None),
                              with_library=uses_library(settings), with_llm=uses_llm(settings)) as made:
         return await go(made)
+
+
+async def _fit_to_this_isabelle(settings: Settings, progress: Any) -> Settings:
+    """The tactic lists without what this machine's Isabelle cannot run, read once per run and
+    said in one line: a tactic whose program is missing would fail on every step."""
+    from lego_prover.isabelle.tools import fit_to_installation
+
+    fitted, warning = await asyncio.to_thread(fit_to_installation, settings)
+    if warning and progress:
+        progress.note(warning)
+    return fitted
 
 
 async def _run(settings: Settings, problems: list[Problem], store: RunStore, services: Services,
@@ -335,6 +347,7 @@ async def run_evolve(settings: Settings, problems: Sequence[Problem], *, run_dir
 
     if services is not None:
         return await _evolve(settings, problems, open_store(), services, steps, progress)
+    settings = await _fit_to_this_isabelle(settings, progress)   # `open_store` reads the fitted settings
     async with open_services(settings, note=progress.note if progress else (lambda m: None)) as made:
         return await _evolve(settings, problems, open_store(), made, steps, progress)
 
