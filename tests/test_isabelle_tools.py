@@ -124,8 +124,15 @@ def test_a_run_leaves_the_tactic_out_of_both_lists_and_reports_it_once() -> None
 
 
 def test_an_unset_hammer_list_stays_unset_and_follows_the_fitted_repair_list() -> None:
-    fitted, _ = fit_tactics(Settings(), tools())
+    unset = Settings().model_copy(update={"hammer": Settings().hammer.model_copy(update={"tactics": None})})
+    fitted, _ = fit_tactics(unset, tools())
     assert fitted.hammer.tactics is None and "by sos" not in fitted.isabelle.repair_tactics
+
+
+def test_the_hammers_own_list_is_fitted_too() -> None:
+    fitted, _ = fit_tactics(Settings(), tools())
+    assert fitted.hammer.tactics is not None and "by sos" not in fitted.hammer.tactics
+    assert "by auto" in fitted.hammer.tactics
 
 
 def test_an_installation_that_is_not_known_changes_nothing() -> None:
@@ -177,7 +184,8 @@ def test_doctor_names_the_smt_solver_of_a_hammer_tactic(tmp_path: Path) -> None:
 
 
 def test_doctor_says_when_no_tactic_needs_a_program() -> None:
-    settings = load_settings(None, {"isabelle.repair_tactics": ["by auto", "by simp"]}, environ={}, cwd=Path("/"))
+    settings = load_settings(None, {"isabelle.repair_tactics": ["by auto", "by simp"], "hammer.tactics": ["by auto"]},
+                             environ={}, cwd=Path("/"))
     assert by_name(check_tools({}, settings))["tactic tools"] == Finding(
         "tactic tools", True, "none needed: every tactic in the lists runs inside Isabelle")
 
