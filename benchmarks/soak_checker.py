@@ -44,7 +44,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -54,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lego_prover.config import IsabelleSettings, load_settings
 from lego_prover.errors import LegoProverError
 from lego_prover.isabelle.context import CheckerProtocol, CheckOptions, TheoryContext
+from lego_prover.isabelle.sessions import SessionPool, Worker
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 
 Kind = Literal["correct", "wrong", "runaway", "repairable"]
@@ -157,6 +159,8 @@ class CheckRecord:
     reason: str
     restarts_before: int
     restarts_after: int
+    sessions: tuple[int, ...] = ()   # the pool's worker indexes this check ran on
+
 
     @property
     def wall_s(self) -> float:
@@ -204,6 +208,12 @@ class Soak:
         return dict(Counter(o.case.kind for o in self.records
                             if o is not r and o.start < r.end and o.end > r.start))
 
+    def same_session(self, r: CheckRecord) -> dict[str, int]:
+        """The kinds of the overlapping checks that ran on one of this check's sessions."""
+        mine = set(r.sessions)
+        return dict(Counter(o.case.kind for o in self.records
+                            if o is not r and o.start < r.end and o.end > r.start and mine & set(o.sessions)))
+
     def summary(self, window_s: float = 300.0) -> dict[str, Any]:
         verdicts: dict[str, dict[str, int]] = {}
         for kind in KINDS:
@@ -220,6 +230,7 @@ class Soak:
                 wrong.append({"what": what, "hard": self.hard(what), "case": r.case.name, "kind": r.case.kind,
                               "at_s": round(r.start, 1), "wall_s": round(r.wall_s, 2), "failure": r.failure,
                               "reason": r.reason[:300], "neighbours": self.neighbours(r),
+                              "sessions": list(r.sessions), "same_session": self.same_session(r),
                               "restarts_during": r.restarts_after - r.restarts_before})
         rss_values = [b for _, b in self.rss]
         gib = 2.0**30
@@ -280,7 +291,8 @@ def render(summary: dict[str, Any]) -> str:
                  f" (+{len(soft)} runaways refused other than by the limit)")
     for m in lost[:20]:
         lines.append(f"    ! {m['what']}: {m['case']} at {m['at_s']} s, {m['wall_s']} s, {m['failure']}: "
-                     f"{m['reason'][:160]!r}; beside {m['neighbours']}; restarts during it {m['restarts_during']}")
+                     f"{m['reason'][:160]!r}; beside {m['neighbours']}, in its session {m['same_session']}; "
+                     f"restarts during it {m['restarts_during']}")
     if len(lost) > 20:
         lines.append(f"    ... and {len(lost) - 20} more (see --json)")
     for m in soft[:3]:
@@ -302,6 +314,22 @@ def render(summary: dict[str, Any]) -> str:
                      f"correct {w['correct_median_s']} / {w['correct_p95_s']}")
     lines.append(f"  a correct proof after the soak: {summary['final_check']}")
     return "\n".join(lines)
+
+
+_SESSIONS: ContextVar[list[int] | None] = ContextVar("soak_sessions", default=None)
+
+
+class TracingPool(SessionPool):
+    """A ``SessionPool`` that notes which session each check ran on (each soak loop is its
+    own task, so the context variable is that check's own list)."""
+
+    @contextlib.asynccontextmanager
+    async def worker(self) -> AsyncIterator[Worker]:
+        async with super().worker() as worker:
+            seen = _SESSIONS.get()
+            if seen is not None:
+                seen.append(worker.index)
+            yield worker
 
 
 class _WarningCounter(logging.Handler):
@@ -337,13 +365,15 @@ async def run_soak(checker: CheckerProtocol, pool: PoolView, soak: Soak, cases: 
             case = next(order)
             ctx = TheoryContext(tuple(imports), target=case.name, statement=case.statement)
             before, start = len(pool.restarts), now()
+            sessions: list[int] = []
+            _SESSIONS.set(sessions)
             try:
                 v: Verdict = await checker.check(case.text, ctx, repair=True, options=options)
                 verified, failure, reason = v.verified, str(v.failure or ""), v.reason
             except (LegoProverError, OSError, RuntimeError) as exc:  # the pool gave up: record, go on
                 verified, failure, reason = False, "exception", f"{type(exc).__name__}: {exc}"
             soak.records.append(CheckRecord(case, start, now(), verified, failure, reason,
-                                            before, len(pool.restarts)))
+                                            before, len(pool.restarts), tuple(sessions)))
 
     async def sample() -> None:
         while True:
@@ -414,7 +444,6 @@ def settings_from(sets: Sequence[str], repair_mode: bool, work: Path) -> Isabell
 async def soak_real(args: argparse.Namespace, settings: IsabelleSettings, shares: dict[Kind, float]) -> Soak:
     from lego_prover.isabelle.checker import Checker
     from lego_prover.isabelle.server import process_tree_rss_bytes
-    from lego_prover.isabelle.sessions import SessionPool
 
     soak = Soak(settings.repair_failing_by, settings={
         **{k: v for k, v in settings.model_dump(mode="json").items() if k not in ("repair_tactics",)},
@@ -429,7 +458,7 @@ async def soak_real(args: argparse.Namespace, settings: IsabelleSettings, shares
             print(f"  pool: {message}", flush=True)
 
     try:
-        async with SessionPool(settings, on_progress=progress) as pool:
+        async with TracingPool(settings, on_progress=progress) as pool:
             print(f"soak: {pool.isabelle_name}, session {settings.session}, {settings.workers} workers x "
                   f"{settings.checks_per_worker} checks, limit {args.check_limit} s, repair_failing_by "
                   f"{settings.repair_failing_by}, shares {shares}", flush=True)

@@ -67,6 +67,9 @@ class FakeChecker:
         case = self.by_name[context.target or ""]
         assert text == case.text
         await asyncio.sleep(0)  # let the other slots run between checks, as a real one does
+        seen = soak_checker._SESSIONS.get()
+        if seen is not None:  # as TracingPool would: all on session 0
+            seen.append(0)
         if case.kind == "runaway":
             self.pool.restarts.append("a check hit its limit while a command was still running")
         verified = case.expected_verified(self.repair_failing_by)
@@ -145,6 +148,7 @@ def test_a_correct_proof_reported_unverified_is_a_loss_with_its_neighbours() -> 
     assert loss["what"] == "correct proof lost" and loss["case"] == "soak_add"
     assert loss["failure"] == "timeout" and "soak_add" in loss["reason"]
     assert sum(loss["neighbours"].values()) >= 1  # the checks that ran beside it
+    assert loss["sessions"] == [0] and loss["same_session"] == loss["neighbours"]
     assert soak.failed()
     text = soak_checker.render(summary)
     assert "correct proofs lost: 1" in text and "! correct proof lost: soak_add" in text
