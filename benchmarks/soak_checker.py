@@ -160,6 +160,7 @@ class CheckRecord:
     restarts_before: int
     restarts_after: int
     sessions: tuple[int, ...] = ()   # the pool's worker indexes this check ran on
+    repairs: tuple[str, ...] = ()    # the repair log: which steps were replaced, and by what
 
 
     @property
@@ -231,6 +232,7 @@ class Soak:
                               "at_s": round(r.start, 1), "wall_s": round(r.wall_s, 2), "failure": r.failure,
                               "reason": r.reason[:300], "neighbours": self.neighbours(r),
                               "sessions": list(r.sessions), "same_session": self.same_session(r),
+                              "repairs": list(r.repairs),
                               "restarts_during": r.restarts_after - r.restarts_before})
         rss_values = [b for _, b in self.rss]
         gib = 2.0**30
@@ -292,7 +294,8 @@ def render(summary: dict[str, Any]) -> str:
     for m in lost[:20]:
         lines.append(f"    ! {m['what']}: {m['case']} at {m['at_s']} s, {m['wall_s']} s, {m['failure']}: "
                      f"{m['reason'][:160]!r}; beside {m['neighbours']}, in its session {m['same_session']}; "
-                     f"restarts during it {m['restarts_during']}")
+                     f"restarts during it {m['restarts_during']}"
+                     + (f"; repairs {m['repairs']}" if m["repairs"] else ""))
     if len(lost) > 20:
         lines.append(f"    ... and {len(lost) - 20} more (see --json)")
     for m in soft[:3]:
@@ -369,11 +372,12 @@ async def run_soak(checker: CheckerProtocol, pool: PoolView, soak: Soak, cases: 
             _SESSIONS.set(sessions)
             try:
                 v: Verdict = await checker.check(case.text, ctx, repair=True, options=options)
-                verified, failure, reason = v.verified, str(v.failure or ""), v.reason
+                verified, failure, reason, repairs = v.verified, str(v.failure or ""), v.reason, v.repairs
             except (LegoProverError, OSError, RuntimeError) as exc:  # the pool gave up: record, go on
                 verified, failure, reason = False, "exception", f"{type(exc).__name__}: {exc}"
+                repairs = ()
             soak.records.append(CheckRecord(case, start, now(), verified, failure, reason,
-                                            before, len(pool.restarts), tuple(sessions)))
+                                            before, len(pool.restarts), tuple(sessions), repairs))
 
     async def sample() -> None:
         while True:

@@ -76,7 +76,8 @@ class FakeChecker:
         failure = None if verified else (FailureKind.TIMEOUT if case.kind == "runaway" else FailureKind.TACTIC)
         if self.answer is not None:
             verified, failure = self.answer(case, self.calls)
-        return Verdict(verified, failure, "" if verified else f"{failure} in {case.name}", "T", text, case.name)
+        return Verdict(verified, failure, "" if verified else f"{failure} in {case.name}", "T", text, case.name,
+                       repairs=("by (rule refl) -> by auto",) if case.kind == "repairable" else ())
 
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:
         raise NotImplementedError
@@ -200,7 +201,8 @@ def test_repair_mode_expects_the_repairable_answers_verified() -> None:
     # the same answers unrepaired are losses in that mode
     pool = FakePool()
     soak, summary = run(FakeChecker(pool, repair_failing_by=False), pool, repair_failing_by=True, shares=shares)
-    assert any(m["what"] == "repairable answer not repaired" for m in summary["wrong_verdicts"])
+    assert any(m["what"] == "repairable answer not repaired" and m["repairs"] == ["by (rule refl) -> by auto"]
+               for m in summary["wrong_verdicts"])
     assert soak.failed()
 
 
