@@ -54,6 +54,9 @@ from lego_prover.skills.records import now_iso
 SLEDGEHAMMER = "sledgehammer"
 _MIN_CHECK_S = 1.0           # less than this left of a problem's budget: start no more candidates
 _MIN_SLEDGEHAMMER_S = 5.0    # ... and no Sledgehammer call (its provers need a few seconds to start)
+# a Sledgehammer call takes its provers' timeout plus the theory's check, prover start-up and
+# preplay: 38.8 s a call at 30 s here (benchmarks/bench_hammer.py); a budget leaves room for it
+_SLEDGEHAMMER_OVERHEAD_S = 8.0
 
 
 def has_assumptions(statement: str) -> bool:
@@ -176,12 +179,12 @@ class HammerProver:
         tried_all = f"none of the {len(candidates)} tactic candidates closed the goal"
         if not self._settings.isabelle.sledgehammer:
             return FailureKind.TACTIC.value, tried_all
-        left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s)
+        left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s, reserve=_SLEDGEHAMMER_OVERHEAD_S)
         if left < _MIN_SLEDGEHAMMER_S:
             return FailureKind.TACTIC.value, (f"{tried_all}; the problem's time budget ({budget.total:g} s) "
                                               "left no time for Sledgehammer")
-        async with self._sledgehammer_gate:
-            left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s)  # waiting for the gate counts
+        async with self._sledgehammer_gate:   # waiting for the gate counts against the budget
+            left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s, reserve=_SLEDGEHAMMER_OVERHEAD_S)
             if left < _MIN_SLEDGEHAMMER_S:
                 return FailureKind.TACTIC.value, (f"{tried_all}; the problem's time budget ({budget.total:g} s) "
                                                   "ran out while waiting for Sledgehammer")
@@ -233,9 +236,10 @@ class _Budget:
         left = self.left()
         return left is not None and left < _MIN_CHECK_S
 
-    def cap(self, limit_s: float) -> float:
+    def cap(self, limit_s: float, *, reserve: float = 0.0) -> float:
+        """``limit_s``, or what is left after ``reserve`` seconds of work around the limited part."""
         left = self.left()
-        return limit_s if left is None else max(0.0, min(limit_s, left))
+        return limit_s if left is None else max(0.0, min(limit_s, left - reserve))
 
 
 def _body_text(verdict: Verdict) -> str:
