@@ -269,7 +269,7 @@ def test_doctor_reports_every_node_isabelle_heap_and_check_slots(ray_cluster: st
     assert missing.exit_code == 1 and "✓ Ray cluster: auto: 1 alive nodes" in shown
     assert re.search(r"✗ node \S+ \(127\.0\.0\.1\): Isabelle: not found fix: isabelle\.home=", shown), shown
     assert "has no executable bin/isabelle" in shown
-    assert re.search(r"✓ node \S+ \(127\.0\.0\.1\): check slots: 4 \(1 checker actor x 4\), 4 free now; 4 CPUs, 4 free",
+    assert re.search(r"✓ node \S+ \(127\.0\.0\.1\): check slots: 2 \(1 checker actor x 2\), 2 free now; 4 CPUs, 4 free",
                      shown), shown
 
     home = tmp_path / "FakeIsabelle"           # a stand-in install that only answers doctor's two questions
@@ -286,4 +286,4 @@ def test_doctor_reports_every_node_isabelle_heap_and_check_slots(ray_cluster: st
     assert found["Isabelle"].ok and found["Isabelle"].detail == f"Isabelle2022 at {exe}"
     heap = found["session heap HOL-Number_Theory"]
     assert heap.ok and heap.detail == str(heaps / "polyml" / "HOL-Number_Theory")
-    assert found["check slots"].detail.startswith("8 (2 checker actors x 4)")
+    assert found["check slots"].detail.startswith("4 (2 checker actors x 2)")
