@@ -64,8 +64,11 @@ def run_and_stop(home: Path, work: Path, mode: str, *, session: str = "HOL", sta
     work.mkdir(parents=True, exist_ok=True)
     driver = work / "driver.py"
     driver.write_text(DRIVER.format(root=str(ROOT), home=str(home), work=str(work), session=session, mode=mode))
+    # Ctrl-C as a terminal delivers it: a test run started in the background (nohup, `&` in a
+    # script) inherits SIGINT ignored, and the driver would never see the signal we send
     proc = subprocess.Popen([sys.executable, str(driver)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}, text=True)
+                            env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None
     deadline = time.monotonic() + start_timeout_s
     line = ""
