@@ -66,12 +66,17 @@ def _jvm(root: int, table: dict[int, tuple[int, str]], children: dict[int, list[
     return next((p for p in _subtree(root, children) if table.get(p, (0, ""))[1] == "java"), None)
 
 
-def server_process_roots(server_pid: int) -> set[int]:
-    """The processes the server's JVM started directly (session wrappers, bash calls)."""
+def _jvm_children(server_pid: int) -> tuple[dict[int, tuple[int, str]], dict[int, list[int]], list[int]]:
+    """The process table, its parent links, and the processes the server's JVM started directly."""
     table = _table()
     children = _children(table)
     jvm = _jvm(server_pid, table, children)
-    return set(children.get(jvm, [])) if jvm is not None else set()
+    return table, children, children.get(jvm, []) if jvm is not None else []
+
+
+def server_process_roots(server_pid: int) -> set[int]:
+    """The processes the server's JVM started directly (session wrappers, bash calls)."""
+    return set(_jvm_children(server_pid)[2])
 
 
 def session_process_roots(server_pid: int, before: set[int]) -> tuple[int, ...]:
@@ -80,12 +85,8 @@ def session_process_roots(server_pid: int, before: set[int]) -> tuple[int, ...]:
     A prover that another session's Sledgehammer started meanwhile is a new tree too, but
     not one that runs ``poly``, so it is never taken for this session.
     """
-    table = _table()
-    children = _children(table)
-    jvm = _jvm(server_pid, table, children)
-    if jvm is None:
-        return ()
-    new = [p for p in children.get(jvm, []) if p not in before]
+    table, children, roots = _jvm_children(server_pid)
+    new = [p for p in roots if p not in before]
     return tuple(sorted(p for p in new if any(table.get(q, (0, ""))[1] == "poly" for q in _subtree(p, children))))
 
 
