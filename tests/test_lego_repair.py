@@ -119,3 +119,70 @@ async def test_a_step_naming_a_fact_this_release_lacks_is_repaired_too(lego_chec
     verdict = await checker.check(proof, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == ("'by (simp add: powr_less_mono1)' -> 'by blast'",)
+
+
+def first_failure(tactics: set[str]) -> Outcome:
+    """Scripted: only the first step (in text order) ending in one of ``tactics`` fails, as when a
+    failed step hides the failures after it; all else is accepted."""
+    def build(sub: Submitted) -> dict[str, Any]:
+        msgs = replies.oracle_messages(sub.text)
+        found = [(at, t) for t in tactics if (at := sub.text.find(t + "\n")) >= 0]
+        if found:
+            at, tactic = min(found)
+            msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
+                         "pos": replies.position(sub.text, tactic, sub.text[:at + len(tactic)].count(tactic))})
+        failed = int(any(m["kind"] == "error" for m in msgs))
+        return replies.payload(sub, msgs, replies.status(failed=failed))
+    return Outcome(build)
+
+
+async def test_a_repaired_step_that_uncovers_the_next_failure_is_repaired_again(
+        lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    script.default = first_failure({"by blast", "by auto"})
+    verdict = await checker.check(PROOF, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 3, "one step a round, three rounds"
+
+
+async def test_one_round_of_repair_leaves_the_uncovered_failure(tmp_path: Path, fake_server: FakeIsabelleServer,
+                                                                script: Script) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=False, repair_failing_by=True,
+                                repair_rounds=1, repair_tactics=["by blast", "by auto", "by simp"])
+    script.default = first_failure({"by blast", "by auto"})
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        await pool.drain()
+    assert not verdict.verified and verdict.failure is FailureKind.TACTIC
+    assert verdict.repairs == ("'by blast' -> 'by simp'",)
+
+
+async def test_a_step_followed_by_a_step_comment_is_repaired_and_the_comment_kept(
+        lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    commented = PROOF.replace("using h0 by blast\n  have b", "using h0 by blast\n  (* Step 2: double it *)\n  have b", 1)
+    script.default = failing({"by blast", "by auto"})
+    verdict = await checker.check(commented, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 3
+    assert "using h0 by simp\n  (* Step 2: double it *)\n  have b" in verdict.theory_text
+
+
+async def test_a_failing_by_step_over_several_lines_is_repaired(lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    step = "by (simp add: powr_less_mono1\n        field_simps)"
+    proof = PROOF.replace("using h0 by blast\n  have b", f"using h0 {step}\n  have b", 1)
+
+    def build(sub: Submitted) -> dict[str, Any]:
+        msgs = replies.oracle_messages(sub.text)
+        if "powr_less_mono1" in sub.text:       # scripted: the fact is gone in this release
+            msgs.append({"kind": "error", "message": 'Undefined fact: "powr_less_mono1"',
+                         "pos": replies.position(sub.text, "powr_less_mono1")})
+        return replies.payload(sub, msgs, replies.status(failed=int(len(msgs) > len(replies.oracle_messages(sub.text)))))
+
+    script.default = Outcome(build)
+    verdict = await checker.check(proof, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == (f"{step!r} -> 'by blast'",)

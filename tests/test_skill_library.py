@@ -55,6 +55,13 @@ async def test_a_lemma_keeps_the_lemmas_it_depends_on(library: SkillLibrary, che
     assert records[0].text == USES.split("\n\n")[0]
 
 
+async def test_a_lemma_leaves_the_comment_written_after_it_behind(checker: Checker, script: Script) -> None:
+    # real answers follow a copied lemma with a remark to the reader, which is not part of the lemma
+    text = f"{AMGM}\n(* formal statement copy from the input *)\n\n{MOD}"
+    records = await verify(checker, script, text)
+    assert [r.text for r in records] == [AMGM, MOD]
+
+
 async def test_exact_duplicates_are_rejected_with_the_existing_name(library: SkillLibrary, checker: Checker,
                                                                    script: Script) -> None:
     (record,) = await verify(checker, script, AMGM)

@@ -27,8 +27,8 @@ from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
 from lego_prover.isabelle.client import ServerFault, TaskReply, TaskTimeout
 from lego_prover.isabelle.context import CheckOptions, Submission, TheoryContext
-from lego_prover.isabelle.guard import GuardResult, SoundnessGuard
-from lego_prover.isabelle.repair import Repairer, failing_by_sites, sorry_to_placeholders
+from lego_prover.isabelle.guard import GuardContext, GuardResult, SoundnessGuard
+from lego_prover.isabelle.repair import Repairer, Site, failing_by_sites, sorry_to_placeholders
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import (
     AssembledTheory,
@@ -118,19 +118,38 @@ class Checker:
         checked = _as_written(final.blocks, blocks)
         submission = await self.submit(self.assemble(checked, context), check_limit_s=limit)
         verdict = submission.verdict
-        # a step naming a fact this release lacks (syntax) fails like a wrong tactic: both are repaired
-        if repair and self._settings.repair_failing_by and verdict.failure in (FailureKind.TACTIC, FailureKind.SYNTAX):
-            sites = failing_by_sites(submission.assembled, verdict)
-            if sites:
-                outcome = await Repairer(self, settings).repair(checked, context, extra_sites=sites)
-                if not outcome.unresolved:
-                    repairs += outcome.log
-                    again = SoundnessGuard(gctx, allow_placeholders=False).check(
-                        "\n\n".join(b.text for b in outcome.blocks))
-                    if again.ok:
-                        verdict = (await self.submit(self.assemble(_as_written(again.blocks, outcome.blocks),
-                                                                   context), check_limit_s=limit)).verdict
+        if repair and self._settings.repair_failing_by:
+            verdict, more = await self._repair_failing_by(submission, checked, context, settings, gctx, limit)
+            repairs += more
         return replace(verdict, elapsed_s=time.monotonic() - started, repairs=repairs)
+
+    async def _repair_failing_by(self, submission: Submission, checked: Sequence[Block], context: TheoryContext,
+                                 settings: IsabelleSettings, gctx: GuardContext, limit: float | None
+                                 ) -> tuple[Verdict, tuple[str, ...]]:
+        """LEGO-Prover's repair of failing ``by`` steps, round after round: a repaired step can
+        uncover a failure that its failure hid, which the next round repairs."""
+        verdict = submission.verdict
+        repairs: tuple[str, ...] = ()
+        tried: set[Site] = set()
+        for _ in range(self._settings.repair_rounds):
+            # a step naming a fact this release lacks (syntax) fails like a wrong tactic: both are repaired
+            if verdict.failure not in (FailureKind.TACTIC, FailureKind.SYNTAX):
+                break
+            sites = [s for s in failing_by_sites(submission.assembled, verdict) if s not in tried]
+            if not sites:
+                break
+            tried.update(sites)
+            outcome = await Repairer(self, settings).repair(checked, context, extra_sites=sites)
+            if outcome.unresolved:   # a step no tactic closes: the proof fails there, as the verdict says
+                break
+            again = SoundnessGuard(gctx, allow_placeholders=False).check("\n\n".join(b.text for b in outcome.blocks))
+            if not again.ok:
+                break
+            repairs += outcome.log
+            checked = _as_written(again.blocks, outcome.blocks)
+            submission = await self.submit(self.assemble(checked, context), check_limit_s=limit)
+            verdict = submission.verdict
+        return verdict, repairs
 
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:
         """Check the named lemmas alone, in order: what passes here is sound by construction."""

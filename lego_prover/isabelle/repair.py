@@ -1,5 +1,5 @@
 """Tactic repair: replace ``sledgehammer`` placeholders (and, with ``repair_failing_by``,
-failing one-line ``by`` steps, and ``sorry``/``oops``, as LEGO-Prover does) by the first
+failing ``by`` steps, and ``sorry``/``oops``, as LEGO-Prover does) by the first
 tactic of a list that closes the step.
 
 Placeholders: for each site and each candidate a variant theory is built in which that
@@ -12,6 +12,10 @@ bounds how many run at once), each under ``repair_timeout_s``; for each site the
 candidate in list order whose step shows no error wins. Sledgehammer itself is tried last
 for sites no candidate closed. The ``sorry`` variants are internal and are never
 accepted: the checker runs the guard and a whole check on the final text.
+
+A repaired step can uncover a failure that the failed step hid (a fact it stated was
+missing further on), so the checker repairs and checks again, up to ``repair_rounds``
+times, as LEGO-Prover's step-by-step check does in one pass.
 
 ``sorry_to_placeholders`` turns ``sorry`` and ``oops`` commands into ``sledgehammer``
 placeholders (LEGO-Prover's checker does the same), so they are repaired, never accepted.
@@ -30,7 +34,14 @@ from lego_prover.isabelle.context import Submission, TheoryContext
 from lego_prover.isabelle.guard import PLACEHOLDER_COMMANDS
 from lego_prover.isabelle.lexer import LexError
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
-from lego_prover.isabelle.theory import AssembledTheory, Block, Span, shift_block, split_blocks
+from lego_prover.isabelle.theory import (
+    AssembledTheory,
+    Block,
+    Span,
+    code_end,
+    shift_block,
+    split_blocks,
+)
 from lego_prover.isabelle.verdict import FailureKind, Verdict
 from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledgehammer_call
 
@@ -64,7 +75,7 @@ class RepairOutcome:
 
 def find_sites(blocks: Sequence[Block]) -> list[Site]:
     """The placeholder commands (``sledgehammer``, ``try0``) of the blocks."""
-    return [Site(bi, si, span.text)
+    return [Site(bi, si, span.text[:code_end(span.text)])
             for bi, block in enumerate(blocks)
             for si, span in enumerate(block.spans)
             if span.command in PLACEHOLDER_COMMANDS]
@@ -93,7 +104,11 @@ def sorry_to_placeholders(text: str) -> str:
 
 
 def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]:
-    """One-line ``by`` steps of body blocks where the verdict located an error."""
+    """The ``by`` steps of body blocks where the verdict located an error.
+
+    Multi-line ones too, as LEGO-Prover's checker does (it repairs every step that starts with
+    ``by``); the comments written after a step are not part of it and stay where they are.
+    """
     body = [b for b in assembled.source_map.blocks if b.origin == "body"]
     sites: list[Site] = []
     for err in verdict.errors:
@@ -101,14 +116,17 @@ def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]
             continue
         for bi, mapped in enumerate(body):
             for si, step in enumerate(mapped.steps):
-                if (step.command == "by" and "\n" not in step.text and step.start <= err.index < step.end
-                        and Site(bi, si, step.text) not in sites):
-                    sites.append(Site(bi, si, step.text))
+                site = Site(bi, si, step.text[:code_end(step.text)])
+                if step.command == "by" and step.start <= err.index < step.end and site not in sites:
+                    sites.append(site)
     return sites
 
 
 def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> tuple[Block, ...]:
-    """Blocks with the spans at ``(block, span)`` replaced by new text, re-parsed."""
+    """Blocks with the commands at ``(block, span)`` replaced by new text, re-parsed.
+
+    Only the command is replaced: the comments after it are kept as written.
+    """
     out: list[Block] = []
     for bi, block in enumerate(blocks):
         edits = sorted(((si, text) for (b, si), text in choices.items() if b == bi), reverse=True)
@@ -118,7 +136,7 @@ def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> 
         text = block.text
         for si, new in edits:
             span: Span = block.spans[si]
-            text = text[:span.start] + new + text[span.end:]
+            text = text[:span.start] + new + text[span.start + code_end(span.text):]
         (reparsed,) = split_blocks(text)
         out.append(shift_block(reparsed, block.start_line - 1))  # keep the lines of the text as written
     return tuple(out)

@@ -26,7 +26,7 @@ from lego_prover.isabelle.keywords import (
     GOAL_COMMANDS,
     PROOF_COMMANDS,
 )
-from lego_prover.isabelle.lexer import LineIndex, Token, TokenKind, reading, tokenize
+from lego_prover.isabelle.lexer import LexError, LineIndex, Token, TokenKind, reading, tokenize
 
 _PROOF_START = frozenset({"proof", "by", "apply", "using", "unfolding", "sorry", "oops", ".", "..",
                           "including", "supply", "subgoal", "sledgehammer", "done",
@@ -214,6 +214,20 @@ def blocks_of(source: str, cmds: Sequence[Command]) -> list[Block]:
         else:
             groups.append([cmd])
     return [_block_from_commands(source, group) for group in groups]
+
+
+def code_end(text: str) -> int:
+    """Where a command's own text ends: after its last token that is not a comment or space.
+
+    A span runs up to the next command, so it carries the comments written after it (the step
+    comments of an LLM's proof: ``by simp\n  (* Step 2: ... *)``); a replacement or a copy of
+    the command itself must leave them out.
+    """
+    try:
+        tokens = tokenize(text)
+    except LexError:
+        return len(text.rstrip())
+    return next((t.end for t in reversed(tokens) if not t.is_blank), 0)
 
 
 def split_blocks(text: str) -> list[Block]:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from lego_prover.errors import LegoProverError
 from lego_prover.isabelle.lexer import tokenize
-from lego_prover.isabelle.theory import BlockKind, checked_blocks
+from lego_prover.isabelle.theory import BlockKind, checked_blocks, code_end
 from lego_prover.isabelle.verdict import Verdict
 
 OriginKind = Literal["problem", "evolver", "request", "import"]
@@ -127,7 +127,9 @@ class VerificationRecord:
             needed.append(n)
 
         visit(name)
-        texts = [parsed[n].text.strip() for n in needed if n in parsed]
+        # a block runs up to the next command, so it carries the answer's comment after the lemma
+        # ("(* formal statement copy from the input *)"): not part of the lemma
+        texts = [parsed[n].text[:code_end(parsed[n].text)].strip() for n in needed if n in parsed]
         return cls(name, parsed[name].statement.strip(), "\n\n".join(texts), tuple(needed[:-1]),
                    verdict.isabelle, verdict.session, tuple(imports), now_iso(), verdict.theory_name,
                    _TICKET)
