@@ -83,7 +83,7 @@ def check(
 
 
 async def _check(settings: Settings, text: str, context: Any, repair: bool) -> Any:
-    async with cli_checker(settings) as checker:
+    async with cli_checker(settings, repairs=repair) as checker:
         return await checker.check(text, context, repair=repair)
 
 

@@ -291,16 +291,18 @@ def guarded(fn: Callable[[], T]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def cli_checker(settings: Settings) -> AsyncIterator[Checker]:
+async def cli_checker(settings: Settings, *, repairs: bool = True) -> AsyncIterator[Checker]:
     """A checker on its own session pool, start-up progress on stderr; purges finish before it closes.
-    Tactics this machine's Isabelle cannot run are left out first, with one warning."""
+    Tactics this machine's Isabelle cannot run are left out first, with one warning, unless
+    ``repairs`` is False (the caller never repairs, so no tactic list is used)."""
     from lego_prover.isabelle.checker import Checker
     from lego_prover.isabelle.sessions import SessionPool
     from lego_prover.isabelle.tools import fit_to_installation
 
-    settings, warning = await asyncio.to_thread(fit_to_installation, settings)
-    if warning:
-        err.print(Text(warning, style="yellow"), soft_wrap=True)
+    if repairs:
+        settings, warning = await asyncio.to_thread(fit_to_installation, settings)
+        if warning:
+            err.print(Text(warning, style="yellow"), soft_wrap=True)
     async with SessionPool(settings.isabelle, on_progress=lambda m: err.print(Text(m, style="dim"), soft_wrap=True)) as pool:
         yield Checker(pool, settings.isabelle)
         await pool.drain()

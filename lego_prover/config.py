@@ -214,7 +214,7 @@ class EvolverSettings(_Section):
 
 
 class HammerSettings(_Section):
-    tactics: list[str] | None = Field(default_factory=lambda: list(HAMMER_TACTICS), examples=[["by simp", "by auto"]], description="tactics tried on the whole statement, in order; unset = isabelle.repair_tactics")
+    tactics: list[str] | None = Field(default_factory=lambda: list(HAMMER_TACTICS), examples=[["by simp", "by auto"]], description="tactics tried on the whole statement, in order; unset = isabelle.repair_tactics (TOML has no null: unset it with LEGO_PROVER_HAMMER__TACTICS=null)")
     tactic_timeout_s: float = Field(10.0, gt=0, description="time limit of one tactic inside Isabelle")
     tactic_timeouts_s: dict[str, float] = Field(default_factory=dict, examples=[{"by sos": 5.0}], description="a limit of its own for a tactic of the list, as written there")
     parallel: int = Field(1, ge=1, description="tactics checked at once for one problem; the next ones start only if none of these closed it (1: eval keeps the slots busy with other problems instead)")

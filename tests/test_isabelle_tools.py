@@ -265,3 +265,11 @@ def test_check_without_csdp_warns_once_and_repairs_without_by_sos(place: list[st
     assert result.exit_code == 1, result.output
     assert " ".join(result.output.split()).count("warning: this Isabelle cannot run `by sos`") == 1
     assert place and not [text for text in place if "sos" in text]
+
+
+def test_check_without_repair_uses_no_tactic_and_warns_about_none(place: list[str], tmp_path: Path) -> None:
+    (tmp_path / "proof.thy").write_text(f"{STATEMENTS['tools_1']}\n  by simp\n")
+    result = CliRunner().invoke(app, ["check", "proof.thy", "--no-repair"])
+    assert result.exit_code == 1, result.output
+    assert "cannot run" not in result.output
+    assert len(place) == 1, "one check, the text as written"
