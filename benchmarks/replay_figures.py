@@ -9,7 +9,9 @@ RUN_DIR is an ``eval --replay CORPUS`` run (``prover.stop_when_solved = false``,
 recorded attempt ran). Prints: attempts and problems verified, with and without the oracle
 the user trusted (``holds_by_evaluation``), the attempts whose LEGO-Prover final theory used
 ``by eval`` counted apart, every attempt that did not verify classified by cause (the rule for
-each cause is in ``cause``), wall time and Isabelle CPU per attempt, requests parsed.
+each cause is in ``cause``), wall time and Isabelle CPU per attempt, requests parsed, and the
+``by`` steps of the formalizer answers: on one line, on one line with a comment written after
+them (which LEGO-Prover's repair treats as any other step), or over several lines.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lego_prover.isabelle.lexer import LexError
+from lego_prover.isabelle.theory import code_end, split_blocks
 from lego_prover.problems import load_problems
+from lego_prover.prover.parsing import extract_isabelle
 
 RELEASE = re.compile(r"Undefined (fact|constant|type)|Bad name|Unknown (theorem|method)|Inner syntax error|"
                      r"Outer syntax error|Type unification failed|Illegal|Bad context", re.I)
@@ -65,6 +70,22 @@ def cause(a: dict[str, Any], rec: dict[str, Any], ours: str) -> str:
     if a.get("repairs"):
         return f"repaired steps, then another step fails ({failure}): LEGO-Prover repaired step by step"
     return f"a proof step that fails here ({failure}); LEGO-Prover's heuristics closed it in Isabelle2022"
+
+
+def by_steps(corpus: list[dict[str, Any]]) -> dict[str, int]:
+    """The ``by`` steps of the formalizer answers, by shape (what a repair site must cover)."""
+    shapes: Counter[str] = Counter()
+    for rec in corpus:
+        try:
+            blocks = split_blocks(extract_isabelle(rec["formalizer"]["answer"]))
+        except (LexError, ValueError):
+            shapes["answers_not_parsed"] += 1
+            continue
+        for step in (s for b in blocks for s in b.steps if s.command == "by"):
+            own = step.text[:code_end(step.text)]
+            shapes["multi_line" if "\n" in own else "one_line_comment_after" if "\n" in step.text
+                   else "one_line"] += 1
+    return {"by_steps": sum(v for k, v in shapes.items() if k != "answers_not_parsed"), **shapes}
 
 
 def main() -> None:
@@ -119,6 +140,7 @@ def main() -> None:
         "attempts_with_repairs_verified": sum(1 for _, a in solved if a["repairs"]),
         "requests_parsed": sum(len(a["requests"]) for _, a in rows),
         "skills_added": sum(len(a["skills_added"]) for _, a in rows),
+        "answers_by_steps": by_steps(corpus),
     }
     text = json.dumps(out, indent=2)
     print(text)
