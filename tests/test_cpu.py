@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from lego_prover.run.cpu import PROC, process_tree_cpu_s
+from lego_prover.isabelle.processes import PROC
+from lego_prover.run.cpu import process_tree_cpu_s
 
 BURN = """
 import subprocess, sys, time

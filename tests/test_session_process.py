@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from lego_prover.isabelle.processes import PROC
 from lego_prover.isabelle.session_process import (
-    PROC,
     kill_trees,
     server_process_roots,
     session_process_roots,

@@ -24,6 +24,7 @@ from pathlib import Path
 from lego_prover.errors import IsabelleNotFoundError, IsabelleServerError
 from lego_prover.isabelle import reaper
 from lego_prover.isabelle.client import IsabelleConnection
+from lego_prover.isabelle.processes import PROC, ProcessTable
 from lego_prover.isabelle.protocol import Banner, ProtocolError, parse_banner
 
 INSTALL_HINT = (
@@ -215,27 +216,11 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> None:
 
 def process_tree_rss_bytes(pid: int) -> int:
     """Resident memory of a process and its descendants (Linux /proc; 0 elsewhere)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    total = 0
+    for p in ProcessTable.read().subtree(pid):
         try:
-            stat = (entry / "stat").read_text()
-            statm = (entry / "statm").read_text().split()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        ppid = int(fields[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-        rss[int(entry.name)] = int(statm[1]) * page
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        stack.extend(children.get(p, []))
+            total += int((PROC / str(p) / "statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue    # ended meanwhile
     return total

@@ -23,60 +23,20 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
-PROC = Path("/proc")
-
-
-def _table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command name) of every process we can read."""
-    out: dict[int, tuple[int, str]] = {}
-    if not PROC.is_dir():
-        return out
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = raw[raw.find("(") + 1:raw.rfind(")")]
-        fields = raw[raw.rfind(")") + 2:].split()
-        out[int(entry.name)] = (int(fields[1]), name)
-    return out
+from lego_prover.isabelle.processes import ProcessTable
 
 
-def _children(table: dict[int, tuple[int, str]]) -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    return children
-
-
-def _subtree(pid: int, children: dict[int, list[int]]) -> list[int]:
-    out, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        out.append(current)
-        stack.extend(children.get(current, []))
-    return out
-
-
-def _jvm(root: int, table: dict[int, tuple[int, str]], children: dict[int, list[int]]) -> int | None:
-    return next((p for p in _subtree(root, children) if table.get(p, (0, ""))[1] == "java"), None)
-
-
-def _jvm_children(server_pid: int) -> tuple[dict[int, tuple[int, str]], dict[int, list[int]], list[int]]:
-    """The process table, its parent links, and the processes the server's JVM started directly."""
-    table = _table()
-    children = _children(table)
-    jvm = _jvm(server_pid, table, children)
-    return table, children, children.get(jvm, []) if jvm is not None else []
+def _jvm_children(server_pid: int) -> tuple[ProcessTable, list[int]]:
+    """The process table and the processes the server's JVM started directly."""
+    table = ProcessTable.read()
+    jvm = next((p for p in table.subtree(server_pid) if p in table and table[p].name == "java"), None)
+    return table, table.children(jvm) if jvm is not None else []
 
 
 def server_process_roots(server_pid: int) -> set[int]:
     """The processes the server's JVM started directly (session wrappers, bash calls)."""
-    return set(_jvm_children(server_pid)[2])
+    return set(_jvm_children(server_pid)[1])
 
 
 def session_process_roots(server_pid: int, before: set[int]) -> tuple[int, ...]:
@@ -85,20 +45,19 @@ def session_process_roots(server_pid: int, before: set[int]) -> tuple[int, ...]:
     A prover that another session's Sledgehammer started meanwhile is a new tree too, but
     not one that runs ``poly``, so it is never taken for this session.
     """
-    table, children, roots = _jvm_children(server_pid)
+    table, roots = _jvm_children(server_pid)
     new = [p for p in roots if p not in before]
-    return tuple(sorted(p for p in new if any(table.get(q, (0, ""))[1] == "poly" for q in _subtree(p, children))))
+    return tuple(sorted(p for p in new if any(q in table and table[q].name == "poly" for q in table.subtree(p))))
 
 
 def kill_trees(roots: tuple[int, ...]) -> int:
     """SIGKILL every process of the given trees (leaves first); the number that were alive."""
-    table = _table()
-    children = _children(table)
+    table = ProcessTable.read()
     killed = 0
     for root in roots:
         if root not in table:
             continue
-        for pid in reversed(_subtree(root, children)):
+        for pid in reversed(table.subtree(root)):
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed += 1

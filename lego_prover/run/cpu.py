@@ -14,42 +14,16 @@ them has collected from children that already ended (``cutime``/``cstime``), fro
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-PROC = Path("/proc")
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        raw = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    # the command name is in parentheses and may hold spaces: split after its closing one
-    return raw[raw.rfind(")") + 2:].split()
+from lego_prover.isabelle.processes import PROC, ProcessTable
 
 
 def process_tree_cpu_s(pid: int) -> float | None:
     if not PROC.is_dir():
         return None
-    children: dict[int, list[int]] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    table = ProcessTable.read()
+    if pid not in table:
+        return None
     ticks = os.sysconf("SC_CLK_TCK")
-    total, stack, seen = 0, [pid], set()
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        fields = _stat_fields(current)
-        if fields is None:
-            if current == pid:
-                return None
-            continue
-        total += sum(int(f) for f in fields[11:15])   # utime stime cutime cstime
-        stack.extend(children.get(current, []))
-    return total / ticks
+    # utime stime cutime cstime
+    return sum(sum(int(f) for f in table[p].fields[11:15]) for p in table.subtree(pid)) / ticks
