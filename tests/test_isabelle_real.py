@@ -167,6 +167,25 @@ async def test_sledgehammer_with_isabelles_own_provers_repairs_a_placeholder(
 
 
 @in_module_loop
+async def test_lego_repair_fixes_failing_steps_with_step_comments_and_keeps_the_comments(
+        pool: SessionPool, settings: IsabelleSettings, recorder: ReplyRecorder | None,
+        request: pytest.FixtureRequest) -> None:
+    # the shape of LEGO-Prover's answers: a comment before each step, a failing `by` after it;
+    # the second step's failure may only show once the first is repaired (repair rounds)
+    lego = settings.model_copy(update={"repair_failing_by": True, "repair_tactics": ["by auto", "by simp"]})
+    text = ('theorem t:\n  fixes x :: nat\n  assumes h0: "x = 2"\n  shows "x * 2 = 4"\nproof -\n'
+            '  (* Step 1: one more *)\n  have a: "x + 1 = 3" using h0 by (rule refl)\n'
+            '  (* Step 2: back again *)\n  from a have b: "x = 2" by (rule refl)\n'
+            '  (* Step 3: double it *)\n  show ?thesis using b by simp\nqed')
+    started = time.monotonic()
+    verdict = await make_checker(pool, lego, recorder, request).check(text, TheoryContext(("Complex_Main",), target="t"))
+    print(f"\nlego repair: {time.monotonic() - started:.1f}s, {verdict.repairs}")
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by (rule refl)' -> 'by auto'",) * 2
+    assert "by auto\n  (* Step 2: back again *)\n  from a have b" in verdict.theory_text
+
+
+@in_module_loop
 async def test_a_runaway_really_occupies_its_session(settings: IsabelleSettings, tmp_path: Path) -> None:
     """What the pool defends against, on this release: without a restart the runaway tactic
     keeps its session busy and the next check there cannot finish."""
