@@ -51,6 +51,17 @@ def failing(tactics: set[str]) -> Outcome:
     return Outcome(build)
 
 
+def fact_gone(at: str) -> Outcome:
+    """Scripted: ``powr_less_mono1`` is gone in this release; the error is located at ``at``."""
+    def build(sub: Submitted) -> dict[str, Any]:
+        msgs = replies.oracle_messages(sub.text)
+        if "powr_less_mono1" in sub.text:
+            msgs.append({"kind": "error", "message": 'Undefined fact: "powr_less_mono1"',
+                         "pos": replies.position(sub.text, at)})
+        return replies.payload(sub, msgs, replies.status(failed=int(len(msgs) > len(replies.oracle_messages(sub.text)))))
+    return Outcome(build)
+
+
 @pytest.fixture
 async def lego_checker(tmp_path: Path, fake_server: FakeIsabelleServer) -> Any:
     settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
@@ -108,14 +119,7 @@ async def test_a_step_naming_a_fact_this_release_lacks_is_repaired_too(lego_chec
     checker, _ = lego_checker
     proof = PROOF.replace("using h0 by blast\n  have b", "using h0 by (simp add: powr_less_mono1)\n  have b", 1)
 
-    def build(sub: Submitted) -> dict[str, Any]:
-        msgs = replies.oracle_messages(sub.text)
-        if "powr_less_mono1" in sub.text:       # scripted: the fact is gone in this release
-            msgs.append({"kind": "error", "message": 'Undefined fact: "powr_less_mono1"',
-                         "pos": replies.position(sub.text, "by (simp add: powr_less_mono1)")})
-        return replies.payload(sub, msgs, replies.status(failed=int(len(msgs) > len(replies.oracle_messages(sub.text)))))
-
-    script.default = Outcome(build)
+    script.default = fact_gone("by (simp add: powr_less_mono1)")
     verdict = await checker.check(proof, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == ("'by (simp add: powr_less_mono1)' -> 'by blast'",)
@@ -175,14 +179,7 @@ async def test_a_failing_by_step_over_several_lines_is_repaired(lego_checker: An
     step = "by (simp add: powr_less_mono1\n        field_simps)"
     proof = PROOF.replace("using h0 by blast\n  have b", f"using h0 {step}\n  have b", 1)
 
-    def build(sub: Submitted) -> dict[str, Any]:
-        msgs = replies.oracle_messages(sub.text)
-        if "powr_less_mono1" in sub.text:       # scripted: the fact is gone in this release
-            msgs.append({"kind": "error", "message": 'Undefined fact: "powr_less_mono1"',
-                         "pos": replies.position(sub.text, "powr_less_mono1")})
-        return replies.payload(sub, msgs, replies.status(failed=int(len(msgs) > len(replies.oracle_messages(sub.text)))))
-
-    script.default = Outcome(build)
+    script.default = fact_gone("powr_less_mono1")
     verdict = await checker.check(proof, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == (f"{step!r} -> 'by blast'",)

@@ -116,8 +116,10 @@ def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]
             continue
         for bi, mapped in enumerate(body):
             for si, step in enumerate(mapped.steps):
+                if step.command != "by" or not step.start <= err.index < step.end:
+                    continue
                 site = Site(bi, si, step.text[:code_end(step.text)])
-                if step.command == "by" and step.start <= err.index < step.end and site not in sites:
+                if site not in sites:
                     sites.append(site)
     return sites
 
