@@ -35,10 +35,16 @@ def test_sorry_and_oops_commands_become_placeholders_but_not_the_words() -> None
     assert sorry_to_placeholders("lemma (") == "lemma (", "text the lexer refuses is left to the guard"
 
 
-def failing(tactics: set[str]) -> Outcome:
-    """Scripted: every step ending in one of ``tactics`` fails at that step; all else is accepted."""
+def failing(tactics: set[str], also_at: str = "") -> Outcome:
+    """Scripted: every step ending in one of ``tactics`` fails at that step, and so does the
+    ``by`` step that ends ``also_at``; all else is accepted."""
     def build(sub: Submitted) -> dict[str, Any]:
         msgs = replies.oracle_messages(sub.text)
+        if also_at and also_at in sub.text:
+            by = also_at[also_at.index("by "):]
+            at = sub.text.index(also_at) + also_at.index("by ")
+            msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
+                         "pos": replies.position(sub.text, by, sub.text[:at + len(by)].count(by))})
         for tactic in tactics:
             start = 0
             while (at := sub.text.find(tactic + "\n", start)) >= 0:
@@ -183,3 +189,32 @@ async def test_a_failing_by_step_over_several_lines_is_repaired(lego_checker: An
     verdict = await checker.check(proof, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == (f"{step!r} -> 'by blast'",)
+
+
+async def test_tactics_after_the_one_that_closes_every_step_are_not_tried(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    # one check slot: the list is tried one tactic at a time
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=1, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=False, repair_failing_by=True,
+                                repair_tactics=["by blast", "by auto", "by simp", "by presburger"])
+    # scripted: blast and auto fail wherever they stand; simp closes a and b, only presburger closes the show
+    script.default = failing({"by blast", "by auto"}, also_at="using a b by simp")
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        await pool.drain()
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 2 + ("'by blast' -> 'by presburger'",)
+    tried = [s.text for s in fake_server.state.submitted if "mathd_t" in s.text]
+    # the first check, blast, auto, simp, then presburger for the show step alone (a and b get sorry), the final
+    assert len(tried) == 1 + 4 + 1, tried
+    assert "using h0 sorry" in tried[4] and "using a b by presburger" in tried[4]
+
+    script.default = failing({"by blast", "by auto"})
+    fake_server.state.submitted.clear()
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        await pool.drain()
+    assert verdict.verified and verdict.repairs == ("'by blast' -> 'by simp'",) * 3
+    tried = [s.text for s in fake_server.state.submitted if "mathd_t" in s.text]
+    assert len(tried) == 1 + 3 + 1, "presburger comes after simp, which closed every step: never tried"

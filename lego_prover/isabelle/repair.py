@@ -157,25 +157,20 @@ class Repairer:
         if not sites:
             return RepairOutcome(tuple(blocks), ())
         tactics = list(self._settings.repair_tactics)
-        jobs = [(site, tactic) for site in placeholders for tactic in tactics]
-        batched = list(extra_sites)
-        results, batch_results = await asyncio.gather(
-            asyncio.gather(*(self._try(blocks, sites, site, tactic, context) for site, tactic in jobs)),
-            asyncio.gather(*(self._try_all(blocks, sites, batched, tactic, context) for tactic in tactics))
-            if batched else _nothing())
-        works: dict[tuple[Site, str], bool] = dict(zip(jobs, results, strict=True))
-        retry: list[tuple[Site, str]] = []
-        for tactic, per_site in zip(tactics if batched else [], batch_results, strict=True):
-            if per_site is None:            # the variant did not finish in time: ask site by site
-                retry += [(site, tactic) for site in batched]
-            else:
-                works.update({(site, tactic): ok for site, ok in zip(batched, per_site, strict=True)})
-        if retry:
-            # only up to the first candidate known to work for each site
-            retry = [(s, t) for s, t in retry
-                     if not any(works.get((s, u)) for u in tactics[:tactics.index(t)])]
-            again = await asyncio.gather(*(self._try(blocks, sites, s, t, context) for s, t in retry))
-            works.update(dict(zip(retry, again, strict=True)))
+        works: dict[tuple[Site, str], bool] = {}
+        open_placeholders, open_batched = list(placeholders), list(extra_sites)
+        # waves as wide as the pool: the first tactic that closes a site wins, so once every site
+        # has one, later tactics cannot change the choice and are not run (LEGO-Prover tries its
+        # list in order too); a wave costs no latency over running all at once on that many slots
+        wave = max(1, self._settings.workers * self._settings.checks_per_worker)
+        for first in range(0, len(tactics), wave):
+            chunk = tactics[first:first + wave]
+            await self._wave(blocks, sites, open_placeholders, open_batched, chunk, tactics, works, context)
+            done = tactics[:first + wave]
+            open_placeholders = [s for s in open_placeholders if not any(works.get((s, t)) for t in done)]
+            open_batched = [s for s in open_batched if not any(works.get((s, t)) for t in done)]
+            if not open_placeholders and not open_batched:
+                break
         chosen: dict[tuple[int, int], str] = {}
         log: list[str] = []
         for site in sites:
@@ -197,6 +192,29 @@ class Repairer:
             where = ", ".join(f"'{blocks[s.block].name or 'block'}' step {s.original!r}" for s in unresolved)
             return RepairOutcome(new_blocks, tuple(log), f"no tactic closed {where}", self._server_error)
         return RepairOutcome(new_blocks, tuple(log))
+
+    async def _wave(self, blocks: Sequence[Block], sites: Sequence[Site], placeholders: Sequence[Site],
+                    batched: Sequence[Site], chunk: Sequence[str], tactics: Sequence[str],
+                    works: dict[tuple[Site, str], bool], context: TheoryContext) -> None:
+        """Try ``chunk`` at the open sites: a variant per placeholder and tactic, a variant per
+        tactic for all of ``batched`` (the sites already closed get ``sorry``)."""
+        jobs = [(site, tactic) for site in placeholders for tactic in chunk]
+        results, batch_results = await asyncio.gather(
+            asyncio.gather(*(self._try(blocks, sites, site, tactic, context) for site, tactic in jobs)),
+            asyncio.gather(*(self._try_all(blocks, sites, batched, tactic, context) for tactic in chunk))
+            if batched else _nothing())
+        works.update(zip(jobs, results, strict=True))
+        retry: list[tuple[Site, str]] = []
+        for tactic, per_site in zip(chunk if batched else [], batch_results, strict=True):
+            if per_site is None:            # the variant did not finish in time: ask site by site
+                retry += [(site, tactic) for site in batched]
+            else:
+                works.update({(site, tactic): ok for site, ok in zip(batched, per_site, strict=True)})
+        # only up to the first candidate known to work for each site
+        retry = [(s, t) for s, t in retry if not any(works.get((s, u)) for u in tactics[:tactics.index(t)])]
+        if retry:
+            again = await asyncio.gather(*(self._try(blocks, sites, s, t, context) for s, t in retry))
+            works.update(zip(retry, again, strict=True))
 
     def _variant(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, text: str
                  ) -> tuple[tuple[Block, ...], int]:
