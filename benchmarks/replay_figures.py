@@ -3,13 +3,14 @@
 Usage::
 
     python benchmarks/replay_figures.py RUN_DIR --corpus ../shared/llm-replies/lego-prover/valid.jsonl \\
-        --data-dir ../shared/minif2f [--json out.json]
+        --data-dir ../shared/minif2f [--json out.json] [--finals finals.jsonl]
 
 RUN_DIR is an ``eval --replay CORPUS`` run (``prover.stop_when_solved = false``, so every
 recorded attempt ran). Prints: attempts and problems verified, with and without the oracle
 the user trusted (``holds_by_evaluation``), the attempts whose LEGO-Prover final theory used
 ``by eval`` counted apart, every attempt that did not verify classified by cause (the rule for
-each cause is in ``cause``), wall time and Isabelle CPU per attempt, requests parsed, and the
+each cause is in ``cause``; with ``--finals``, the output of ``check_lego_finals.py``, a cause
+is told apart by whether LEGO-Prover's own final theory verifies here, see ``refine``), wall time and Isabelle CPU per attempt, requests parsed, and the
 ``by`` steps of the formalizer answers: on one line, on one line with a comment written after
 them (which LEGO-Prover's repair treats as any other step), or over several lines.
 """
@@ -72,6 +73,23 @@ def cause(a: dict[str, Any], rec: dict[str, Any], ours: str) -> str:
     return f"a proof step that fails here ({failure}); LEGO-Prover's heuristics closed it in Isabelle2022"
 
 
+def refine(first: str, final: dict[str, Any] | None) -> str:
+    """The cause, told apart by what LEGO-Prover's own final theory does on this Isabelle
+    (``check_lego_finals.py``): verified here, the loss is our repair's; failing here too,
+    it is not about our handling of the answer."""
+    if final is None or first.startswith(("our ", "statement differs", "an oracle")):
+        return first
+    if final["verified"]:
+        return f"ours: LEGO-Prover's final theory verifies here, our repair did not reach it [{first}]"
+    kind = final.get("failure") or ""
+    reason = final.get("reason") or ""
+    if PROVER.search(reason):
+        return "a prover this installation lacks (LEGO-Prover's final theory fails here too)"
+    if kind == "timeout":
+        return "LEGO-Prover's final theory does not finish in time here either (a slower release or bench)"
+    return f"Isabelle release difference: LEGO-Prover's final theory fails here too ({kind})"
+
+
 def by_steps(corpus: list[dict[str, Any]]) -> dict[str, int]:
     """The ``by`` steps of the formalizer answers, by shape (what a repair site must cover)."""
     shapes: Counter[str] = Counter()
@@ -94,7 +112,11 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--finals", type=Path, help="check_lego_finals.py output: tells our losses from release differences")
     args = ap.parse_args()
+    finals: dict[tuple[str, int], dict[str, Any]] = {}
+    if args.finals and args.finals.exists():
+        finals = {(r["problem"], r["attempt"]): r for r in map(json.loads, args.finals.read_text().splitlines())}
     corpus = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
     ours = {p.name: p.formal_statement for p in load_problems(args.data_dir / "valid.jsonl")}
     attempts = [json.loads(line) for line in (args.run_dir / "attempts.jsonl").read_text().splitlines()]
@@ -115,7 +137,9 @@ def main() -> None:
     eval_final = [(r, a) for r, a in rows if "by eval" in r["final_code"] or "(eval)" in r["final_code"]]
     other = [(r, a) for r, a in rows if (r, a) not in eval_final]
     problems_ran = {r["problem"] for r, _ in rows}
-    causes = Counter(cause(a, r, ours.get(r["problem"], "")) for r, a in rows if not a["solved"])
+    causes = Counter(refine(cause(a, r, ours.get(r["problem"], "")), finals.get((a["problem"], a["attempt"])))
+                     for r, a in rows if not a["solved"])
+    unsolved = [(r, a) for r, a in rows if not a["solved"]]
     walls = [a["total_s"] for _, a in rows]
     cpu = summary.get("isabelle_cpu_s")
     out = {
@@ -132,6 +156,10 @@ def main() -> None:
                            "verified_without_trusted_oracle": sum(1 for _, a in other
                                                                   if a["solved"] and not a["trusted_oracles"])},
         "not_verified_by_cause": dict(causes.most_common()),
+        "not_verified": [{"problem": a["problem"], "attempt": a["attempt"], "failure": a.get("failure"),
+                          "reason": (a.get("reason") or "")[:160],
+                          "cause": refine(cause(a, r, ours.get(r["problem"], "")),
+                                          finals.get((a["problem"], a["attempt"])))} for r, a in unsolved],
         "wall_s_per_attempt": {"median": round(statistics.median(walls), 1) if walls else None,
                                "p95": round(sorted(walls)[int(0.95 * (len(walls) - 1))], 1) if walls else None,
                                "mean": round(statistics.fmean(walls), 1) if walls else None},
