@@ -218,3 +218,26 @@ async def test_tactics_after_the_one_that_closes_every_step_are_not_tried(
     assert verdict.verified and verdict.repairs == ("'by blast' -> 'by simp'",) * 3
     tried = [s.text for s in fake_server.state.submitted if "mathd_t" in s.text]
     assert len(tried) == 1 + 3 + 1, "presburger comes after simp, which closed every step: never tried"
+
+
+async def test_a_slow_proof_gives_each_repair_variant_its_time_on_top_of_the_candidates(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=30, check_limit_s=30, sledgehammer=False, repair_failing_by=True,
+                                repair_tactics=["by blast", "by auto"])
+    # scripted: the whole proof takes 1.5 s in Isabelle; blast fails wherever it stands
+    slow = failing({"by blast"})
+    slow.delay_s = 1.5
+    script.default = slow
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        await pool.drain()
+    assert verdict.verified, verdict.reason
+    limits = [arg["check_limit"] * arg["check_delay"] for name, arg in fake_server.state.commands
+              if name == "use_theories"]
+    first, variants = limits[0], limits[1:-1]
+    assert first == settings.check_limit_s and variants, limits
+    # LEGO-Prover gives a step 10 s (here 2 s); a variant runs the whole theory, so it gets the 1.5 s
+    # the rest of the proof took besides, and is not cut off before its candidate has run at all
+    assert all(v >= settings.repair_timeout_s + 1.5 for v in variants), limits

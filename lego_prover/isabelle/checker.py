@@ -28,7 +28,14 @@ from lego_prover.errors import IsabelleServerError
 from lego_prover.isabelle.client import ServerFault, TaskReply, TaskTimeout
 from lego_prover.isabelle.context import CheckOptions, Submission, TheoryContext
 from lego_prover.isabelle.guard import GuardContext, GuardResult, SoundnessGuard
-from lego_prover.isabelle.repair import Repairer, Site, failing_by_sites, sorry_to_placeholders
+from lego_prover.isabelle.repair import (
+    Repairer,
+    Site,
+    failing_by_sites,
+    find_sites,
+    sorry_to_placeholders,
+    substitute,
+)
 from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import (
     AssembledTheory,
@@ -104,7 +111,8 @@ class Checker:
         blocks: Sequence[Block] = first.blocks
         repairs: tuple[str, ...] = ()
         if repair:
-            outcome = await Repairer(self, settings).repair(blocks, context)
+            baseline = await self._baseline_s(blocks, context) if find_sites(blocks) else 0.0
+            outcome = await Repairer(self, settings, baseline_s=baseline).repair(blocks, context)
             blocks, repairs = outcome.blocks, outcome.log
             if outcome.unresolved:  # Isabelle failing under the candidates is a server failure, not a tactic's
                 kind = FailureKind.SERVER if outcome.server_error else FailureKind.TACTIC
@@ -139,7 +147,8 @@ class Checker:
             if not sites:
                 break
             tried.update(sites)
-            outcome = await Repairer(self, settings).repair(checked, context, extra_sites=sites)
+            outcome = await Repairer(self, settings, baseline_s=submission.isabelle_s).repair(
+                checked, context, extra_sites=sites)
             if outcome.unresolved:   # a step no tactic closes: the proof fails there, as the verdict says
                 break
             again = SoundnessGuard(gctx, allow_placeholders=False).check("\n\n".join(b.text for b in outcome.blocks))
@@ -150,6 +159,12 @@ class Checker:
             submission = await self.submit(self.assemble(checked, context), check_limit_s=limit)
             verdict = submission.verdict
         return verdict, repairs
+
+    async def _baseline_s(self, blocks: Sequence[Block], context: TheoryContext) -> float:
+        """What the text takes in Isabelle with ``sorry`` at its placeholders: the time every
+        repair variant needs besides its candidate."""
+        stubbed = substitute(blocks, {(s.block, s.span): "sorry" for s in find_sites(blocks)})
+        return (await self.submit(self.assemble(stubbed, context), check_limit_s=self._settings.check_limit_s)).isabelle_s
 
     async def confirm(self, verdict: Verdict, context: TheoryContext, names: Sequence[str]) -> Verdict:
         """Check the named lemmas alone, in order: what passes here is sound by construction."""
@@ -181,7 +196,7 @@ class Checker:
             except TaskTimeout as exc:
                 verdict = Verdict(False, FailureKind.TIMEOUT, str(exc), assembled.name, assembled.text,
                                   assembled.target, isabelle=self.isabelle, session=self.session)
-                return Submission(assembled, None, verdict)
+                return Submission(assembled, None, verdict, isabelle_s=check_limit_s or 0.0)
             except (IsabelleServerError, OSError) as exc:
                 if attempt == 2:
                     verdict = Verdict(False, FailureKind.SERVER, f"Isabelle server error: {exc}", assembled.name,
@@ -209,6 +224,7 @@ class Checker:
         (check_dir / f"{assembled.name}.thy").write_text(assembled.text, encoding="utf-8", newline="\n")
         started = time.monotonic()
         async with self._pool.worker() as worker:
+            held = time.monotonic()
             try:
                 deadline = None if check_limit_s is None else check_limit_s + 10.0
                 reply = await worker.use_theories(check_dir, [assembled.name], settings=self._settings,
@@ -225,7 +241,7 @@ class Checker:
                          trusted_oracles=self._settings.trusted_oracles)
         if self._on_reply is not None:
             self._on_reply(assembled, reply, verdict)
-        return Submission(assembled, reply, verdict)
+        return Submission(assembled, reply, verdict, isabelle_s=time.monotonic() - held)
 
     def _guard_verdict(self, result: GuardResult, context: TheoryContext, started: float) -> Verdict:
         return Verdict(False, FailureKind.GUARD, result.summary, "", result.text, context.target,

@@ -61,6 +61,7 @@ class Submission:
     assembled: AssembledTheory
     reply: TaskReply | None
     verdict: Verdict
+    isabelle_s: float = 0.0     # the time it held its Isabelle slot (waiting for a slot not counted)
 
 
 @dataclass(frozen=True)

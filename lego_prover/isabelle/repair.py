@@ -7,10 +7,14 @@ site gets the candidate and every other site gets ``sorry``. Failing ``by`` step
 (``extra_sites``) are many per answer, so they are batched: one variant per candidate, in
 which *every* such site gets that candidate (Isabelle goes on after a failed step, so each
 site's own step says whether the candidate closed it); only a variant that did not finish
-in time is retried site by site. The variants are checked concurrently (the session pool
-bounds how many run at once), each under ``repair_timeout_s``; for each site the first
-candidate in list order whose step shows no error wins. Sledgehammer itself is tried last
-for sites no candidate closed. The ``sorry`` variants are internal and are never
+in time is retried site by site. For each site the first candidate in list order whose step
+shows no error wins, so the list is tried in waves as wide as the session pool and stops
+once every site has its tactic. Sledgehammer itself is tried last for sites no candidate
+closed.
+
+A variant is a whole theory, so its time limit is ``repair_timeout_s`` (LEGO-Prover's limit
+for the one step) on top of ``baseline_s``, what a whole check of the text took in Isabelle:
+a proof whose other steps take 15 s is not a proof no candidate can repair. The ``sorry`` variants are internal and are never
 accepted: the checker runs the guard and a whole check on the final text.
 
 A repaired step can uncover a failure that the failed step hid (a fact it stated was
@@ -145,10 +149,13 @@ def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> 
 
 
 class Repairer:
-    def __init__(self, checker: VariantChecker, settings: IsabelleSettings) -> None:
+    def __init__(self, checker: VariantChecker, settings: IsabelleSettings, *, baseline_s: float = 0.0) -> None:
         self._checker = checker
         self._settings = settings
         self._server_error = ""
+        # a variant runs the whole theory: the candidate's own limit comes on top of the rest's time
+        self._limit_s = min(settings.repair_timeout_s + baseline_s, max(settings.check_limit_s, settings.repair_timeout_s))
+        self._baseline_s = baseline_s
 
     async def repair(self, blocks: Sequence[Block], context: TheoryContext,
                      extra_sites: Sequence[Site] = ()) -> RepairOutcome:
@@ -237,7 +244,7 @@ class Repairer:
     async def _try(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site, tactic: str,
                    context: TheoryContext) -> bool:
         submission, start, end = await self._submit_variant(
-            blocks, sites, site, tactic, context, self._settings.repair_timeout_s)
+            blocks, sites, site, tactic, context, self._limit_s)
         reply = submission.reply
         if reply is None or not reply.finished:
             return False
@@ -257,7 +264,7 @@ class Repairer:
         choices = {(s.block, s.span): (tactic if s in batched else "sorry") for s in sites}
         variant = substitute(blocks, choices)
         assembled = self._checker.assemble(variant, context)
-        submission = await self._checker.submit(assembled, check_limit_s=self._settings.repair_timeout_s)
+        submission = await self._checker.submit(assembled, check_limit_s=self._limit_s)
         verdict = submission.verdict
         if verdict.failure is FailureKind.SERVER:
             self._server_error = verdict.reason
@@ -281,7 +288,8 @@ class Repairer:
         # patient: Sledgehammer runs without status changes until its provers end, which its
         # own timeout bounds; a watchdog cut would leave it running and poison the session
         submission, start, end = await self._submit_variant(
-            blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15, patient=True)
+            blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15 + self._baseline_s,
+            patient=True)
         if submission.reply is None:
             return None
         answer = read_sledgehammer(submission.reply.payload, submission.assembled.text, start, end)
