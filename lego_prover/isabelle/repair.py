@@ -14,8 +14,9 @@ closed.
 
 A variant is a whole theory, so its time limit is ``repair_timeout_s`` (LEGO-Prover's limit
 for the one step) on top of ``baseline_s``, what a whole check of the text took in Isabelle:
-a proof whose other steps take 15 s is not a proof no candidate can repair. The ``sorry`` variants are internal and are never
-accepted: the checker runs the guard and a whole check on the final text.
+a proof whose other steps take 15 s is not a proof no candidate can repair. The ``sorry``
+variants are internal and are never accepted: the checker runs the guard and a whole check
+on the final text.
 
 A repaired step can uncover a failure that the failed step hid (a fact it stated was
 missing further on), so the checker repairs and checks again, up to ``repair_rounds``
@@ -173,9 +174,9 @@ class Repairer:
         for first in range(0, len(tactics), wave):
             chunk = tactics[first:first + wave]
             await self._wave(blocks, sites, open_placeholders, open_batched, chunk, tactics, works, context)
-            done = tactics[:first + wave]
-            open_placeholders = [s for s in open_placeholders if not any(works.get((s, t)) for t in done)]
-            open_batched = [s for s in open_batched if not any(works.get((s, t)) for t in done)]
+            closed = {s for s in sites if any(works.get((s, t)) for t in tactics[:first + wave])}
+            open_placeholders = [s for s in open_placeholders if s not in closed]
+            open_batched = [s for s in open_batched if s not in closed]
             if not open_placeholders and not open_batched:
                 break
         chosen: dict[tuple[int, int], str] = {}
