@@ -102,7 +102,7 @@ class IsabelleSettings(_Section):
     repair_tactics: list[str] = Field(default_factory=lambda: list(DEFAULT_REPAIR_TACTICS))
     repair_timeout_s: float = Field(10.0, gt=0)
     repair_failing_by: bool = Field(False, description="as LEGO-Prover: failing `by` steps are repaired like placeholders (tactic list, then Sledgehammer) and sorry/oops become placeholders")
-    repair_rounds: int = Field(3, ge=1, le=20, description="with repair_failing_by: how many times a check's failing `by` steps are repaired and the theory checked again (a repaired step can uncover a failure its failure hid)")
+    repair_rounds: int = Field(10, ge=1, le=20, description="with repair_failing_by: how many times the first failing `by` step of each block is repaired and the theory checked again (a failed step makes the steps after it fail too, so they are judged once it is repaired, as LEGO-Prover's step-by-step check does)")
     sledgehammer: bool = Field(True, description="last resort for placeholders when the tactic list fails")
     sledgehammer_timeout_s: float = Field(30.0, gt=0)
     sledgehammer_provers: str = Field("", description="space-separated prover names; empty = the provers this Isabelle has (its own default)")

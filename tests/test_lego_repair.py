@@ -16,6 +16,7 @@ from lego_prover.isabelle.checker import Checker
 from lego_prover.isabelle.context import TheoryContext
 from lego_prover.isabelle.repair import sorry_to_placeholders
 from lego_prover.isabelle.sessions import SessionPool
+from lego_prover.isabelle.theory import isabelle_span_starts
 from lego_prover.isabelle.verdict import FailureKind
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script, Submitted
@@ -80,17 +81,56 @@ async def lego_checker(tmp_path: Path, fake_server: FakeIsabelleServer) -> Any:
         await pool.drain()
 
 
-async def test_failing_by_steps_are_repaired_in_one_variant_per_tactic(lego_checker: Any, script: Script) -> None:
+LEMMA = 'lemma two_plus_one: "(2::nat) + 1 = 3"\n  by blast'
+SHORT = f"{STATEMENT}\n  using h0 by blast"
+
+
+async def test_the_failing_steps_of_different_blocks_are_repaired_in_one_variant_per_tactic(
+        lego_checker: Any, script: Script) -> None:
     checker, server = lego_checker
     # scripted: blast and auto fail wherever they stand; simp and presburger close every step
     script.default = failing({"by blast", "by auto"})
-    verdict = await checker.check(PROOF, CONTEXT)
+    verdict = await checker.check(f"{LEMMA}\n\n{SHORT}", CONTEXT)
     assert verdict.verified, verdict.reason
-    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 3
+    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 2
     assert "by blast" not in verdict.theory_text
-    # the first check, one variant per tactic (not per step and tactic: 4, not 12), the final check
+    # the first check, one variant per tactic (not per step and tactic: 4, not 8), the final check
     uses = [s for s in server.state.submitted if "mathd_t" in s.text]
     assert len(uses) == 1 + 4 + 1, [s.text for s in uses]
+
+
+def cascade(tactics: set[str]) -> Outcome:
+    """Scripted as Isabelle does it: the first step (in text order) ending in one of ``tactics``
+    fails, and every ``by`` step after it fails too, because the failed step left its goal open."""
+    def build(sub: Submitted) -> dict[str, Any]:
+        msgs = replies.oracle_messages(sub.text)
+        found = [(at, t) for t in tactics if (at := sub.text.find(t + "\n")) >= 0]
+        if found:
+            at, tactic = min(found)
+            msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
+                         "pos": replies.position(sub.text, tactic, sub.text[:at + len(tactic)].count(tactic))})
+            later = at + len(tactic)
+            while (at := sub.text.find(" by ", later)) >= 0 and at < sub.text.index("\nqed"):
+                step = sub.text[at + 1:sub.text.index("\n", at)]
+                msgs.append({"kind": "error", "message": 'Illegal application of proof command in "prove" mode',
+                             "pos": replies.position(sub.text, step, sub.text[:at + 1 + len(step)].count(step))})
+                later = at + 1
+        failed = int(any(m["kind"] == "error" for m in msgs))
+        return replies.payload(sub, msgs, replies.status(failed=failed))
+    return Outcome(build)
+
+
+async def test_a_step_that_fails_only_because_an_earlier_step_failed_keeps_its_text(
+        lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    proof = PROOF.replace(
+        "have b: \"x * 2 = 4\" using h0 by blast", "have b: \"x * 2 = 4\" using h0 by arith").replace(
+        "show ?thesis using a b by blast", "show ?thesis using a b by arith")
+    script.default = cascade({"by blast"})
+    verdict = await checker.check(proof, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by auto'",), "only the step that failed on its own is replaced"
+    assert verdict.theory_text.count("by arith") == 2
 
 
 async def test_sorry_in_a_lego_answer_is_repaired_never_accepted(lego_checker: Any, script: Script) -> None:
@@ -105,20 +145,20 @@ async def test_sorry_in_a_lego_answer_is_repaired_never_accepted(lego_checker: A
     assert verdict.failure is FailureKind.TACTIC and "no tactic closed" in verdict.reason
 
 
-async def test_a_variant_that_runs_out_of_time_is_retried_step_by_step(lego_checker: Any, script: Script) -> None:
+async def test_a_variant_that_runs_out_of_time_is_retried_block_by_block(lego_checker: Any, script: Script) -> None:
     checker, _ = lego_checker
     hang, rest = Outcome(kind="hang"), failing({"by blast"})
 
     class Pick(Script):
         def pick(self, text: str) -> Outcome:
-            # auto runs away at step b (and so does the variant with auto at every step); auto closes the
-            # other two steps, simp closes b
-            return hang if 'have b: "x * 2 = 4" using h0 by auto' in text else rest
+            # auto runs away in the lemma (and so does the variant with auto in both blocks); auto
+            # closes the theorem's step, simp the lemma's
+            return hang if '"(2::nat) + 1 = 3"\n  by auto' in text else rest
 
     script.__class__ = Pick
-    verdict = await checker.check(PROOF, CONTEXT)
+    verdict = await checker.check(f"{LEMMA}\n\n{SHORT}", CONTEXT)
     assert verdict.verified, verdict.reason
-    assert verdict.repairs == ("'by blast' -> 'by auto'", "'by blast' -> 'by simp'", "'by blast' -> 'by auto'")
+    assert verdict.repairs == ("'by blast' -> 'by simp'", "'by blast' -> 'by auto'")
 
 
 async def test_a_step_naming_a_fact_this_release_lacks_is_repaired_too(lego_checker: Any, script: Script) -> None:
@@ -198,24 +238,24 @@ async def test_tactics_after_the_one_that_closes_every_step_are_not_tried(
                                 work_dir=tmp_path / "isa", workers=1, checks_per_worker=1, repair_timeout_s=2,
                                 client_deadline_s=4, check_limit_s=3, sledgehammer=False, repair_failing_by=True,
                                 repair_tactics=["by blast", "by auto", "by simp", "by presburger"])
-    # scripted: blast and auto fail wherever they stand; simp closes a and b, only presburger closes the show
-    script.default = failing({"by blast", "by auto"}, also_at="using a b by simp")
+    # scripted: blast and auto fail wherever they stand; simp closes the lemma, only presburger the theorem
+    script.default = failing({"by blast", "by auto"}, also_at="using h0 by simp")
     async with SessionPool(settings) as pool:
-        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        verdict = await Checker(pool, settings).check(f"{LEMMA}\n\n{SHORT}", CONTEXT)
         await pool.drain()
     assert verdict.verified, verdict.reason
-    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 2 + ("'by blast' -> 'by presburger'",)
+    assert verdict.repairs == ("'by blast' -> 'by simp'", "'by blast' -> 'by presburger'")
     tried = [s.text for s in fake_server.state.submitted if "mathd_t" in s.text]
-    # the first check, blast, auto, simp, then presburger for the show step alone (a and b get sorry), the final
+    # the first check, blast, auto, simp, then presburger for the theorem alone (the lemma gets sorry), the final
     assert len(tried) == 1 + 4 + 1, tried
-    assert "using h0 sorry" in tried[4] and "using a b by presburger" in tried[4]
+    assert "= 3\"\n  sorry" in tried[4] and "using h0 by presburger" in tried[4]
 
     script.default = failing({"by blast", "by auto"})
     fake_server.state.submitted.clear()
     async with SessionPool(settings) as pool:
-        verdict = await Checker(pool, settings).check(PROOF, CONTEXT)
+        verdict = await Checker(pool, settings).check(f"{LEMMA}\n\n{SHORT}", CONTEXT)
         await pool.drain()
-    assert verdict.verified and verdict.repairs == ("'by blast' -> 'by simp'",) * 3
+    assert verdict.verified and verdict.repairs == ("'by blast' -> 'by simp'",) * 2
     tried = [s.text for s in fake_server.state.submitted if "mathd_t" in s.text]
     assert len(tried) == 1 + 3 + 1, "presburger comes after simp, which closed every step: never tried"
 
@@ -241,3 +281,38 @@ async def test_a_slow_proof_gives_each_repair_variant_its_time_on_top_of_the_can
     # LEGO-Prover gives a step 10 s (here 2 s); a variant runs the whole theory, so it gets the 1.5 s
     # the rest of the proof took besides, and is not cut off before its candidate has run at all
     assert all(v >= settings.repair_timeout_s + 1.5 for v in variants), limits
+
+
+def cut_off_at(slow: str) -> Outcome:
+    """Scripted as Isabelle with one ML thread: a check is cut off while the first step written
+    ``slow`` runs; no message says where, only the node's counts say how far it got."""
+    def build(sub: Submitted) -> dict[str, Any]:
+        at = sub.text.find(slow)
+        if at < 0:
+            return replies.payload(sub, replies.oracle_messages(sub.text), replies.status())
+        spans = isabelle_span_starts(sub.text)
+        done = spans.index(at)
+        return replies.payload(sub, [], {"ok": True, "total": len(spans), "unprocessed": len(spans) - done - 1,
+                                         "running": 1, "warned": 0, "failed": 0, "finished": done,
+                                         "canceled": False, "consolidated": False, "percentage": 50})
+    return Outcome(build)
+
+
+async def test_a_step_still_running_when_the_check_is_cut_off_is_repaired(lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    script.default = cut_off_at("by (metis slow_fact)")
+    proof = PROOF.replace("have b: \"x * 2 = 4\" using h0 by blast", "have b: \"x * 2 = 4\" using h0 by (metis slow_fact)")
+    verdict = await checker.check(proof, CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by (metis slow_fact)' -> 'by blast'",), "LEGO-Prover's step limit: the slow step fails"
+
+
+async def test_a_slow_step_after_the_repaired_one_does_not_hide_that_the_repair_worked(
+        lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    script.default = cut_off_at("by (metis slow_fact)")
+    proof = PROOF.replace("by blast", "by (metis slow_fact)")
+    verdict = await checker.check(proof, CONTEXT)
+    assert verdict.verified, verdict.reason
+    # each variant is cut off at the next slow step, after the candidate's own step was done
+    assert verdict.repairs == ("'by (metis slow_fact)' -> 'by blast'",) * 3

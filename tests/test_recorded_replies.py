@@ -18,7 +18,13 @@ import pytest
 
 from lego_prover.config import load_settings
 from lego_prover.errors import ConfigError
-from lego_prover.isabelle.theory import AssembledTheory, TheoryHeader, assemble_theory, parse_theory
+from lego_prover.isabelle.theory import (
+    AssembledTheory,
+    TheoryHeader,
+    assemble_theory,
+    isabelle_span_starts,
+    parse_theory,
+)
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
 from tests.conftest import SHARED
 
@@ -34,6 +40,15 @@ def test_recorded_reply_gives_the_recorded_verdict(path: Path) -> None:
     verdict = _replay(rec, tuple(rec.get("trusted_oracles", ())))
     got = "verified" if verdict.verified else verdict.failure.value  # type: ignore[union-attr]
     assert got == rec["expected"], verdict.reason
+
+
+@pytest.mark.skipif(not RECORDINGS, reason="no recorded Isabelle replies in ../shared/isabelle")
+def test_our_count_of_a_theorys_spans_is_isabelles_for_every_recorded_reply() -> None:
+    # locating the command a cut-off check was running (repair) rests on this count
+    for path in RECORDINGS:
+        rec = json.loads(path.read_text())
+        for node in rec["payload"].get("nodes") or []:
+            assert len(isabelle_span_starts(rec["theory"])) == node["status"]["total"], path.name
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from lego_prover.isabelle.theory import (
     BlockKind,
     TheoryHeader,
     assemble_theory,
+    isabelle_span_starts,
     parse_theory,
     split_blocks,
 )
@@ -119,3 +120,12 @@ def test_the_fast_path_of_the_lexer_agrees_with_its_full_grammar() -> None:
         except LexError as exc:
             got = str(exc)
         assert got == expected, text
+
+
+def test_isabelle_makes_a_span_of_each_command_and_of_each_run_of_blanks_between_commands() -> None:
+    text = 'theory T imports Main begin\n\nlemma x: "True"\n  (* why *) by simp\n\nend\n'
+    starts = isabelle_span_starts(text)
+    assert starts == [0, None, text.index("lemma"), None, text.index("by simp"), None, text.index("end"), None]
+    # blanks inside a command are the command's own
+    one = 'lemma "x = x"\n  by  (simp\n   add: foo)'
+    assert isabelle_span_starts(one) == [0, None, one.index("by")]

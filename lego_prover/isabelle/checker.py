@@ -33,6 +33,7 @@ from lego_prover.isabelle.repair import (
     Site,
     failing_by_sites,
     find_sites,
+    running_by_site,
     sorry_to_placeholders,
     substitute,
 )
@@ -140,10 +141,15 @@ class Checker:
         repairs: tuple[str, ...] = ()
         tried: set[Site] = set()
         for _ in range(self._settings.repair_rounds):
-            # a step naming a fact this release lacks (syntax) fails like a wrong tactic: both are repaired
-            if verdict.failure not in (FailureKind.TACTIC, FailureKind.SYNTAX):
+            # a step naming a fact this release lacks (syntax) fails like a wrong tactic, and a step
+            # still running when the check was cut off fails LEGO-Prover's step limit: all are repaired
+            if verdict.failure not in (FailureKind.TACTIC, FailureKind.SYNTAX, FailureKind.TIMEOUT):
                 break
-            sites = [s for s in failing_by_sites(submission.assembled, verdict) if s not in tried]
+            sites = failing_by_sites(submission.assembled, verdict)
+            running = running_by_site(submission) if verdict.failure is FailureKind.TIMEOUT else None
+            if running is not None and all(s.block != running.block for s in sites):
+                sites.append(running)
+            sites = [s for s in sites if s not in tried]
             if not sites:
                 break
             tried.update(sites)

@@ -4,10 +4,10 @@ tactic of a list that closes the step.
 
 Placeholders: for each site and each candidate a variant theory is built in which that
 site gets the candidate and every other site gets ``sorry``. Failing ``by`` steps
-(``extra_sites``) are many per answer, so they are batched: one variant per candidate, in
-which *every* such site gets that candidate (Isabelle goes on after a failed step, so each
-site's own step says whether the candidate closed it); only a variant that did not finish
-in time is retried site by site. For each site the first candidate in list order whose step
+(``extra_sites``: the first failing step of each block, see ``failing_by_sites``) are
+batched: one variant per candidate, in which every such site gets that candidate (the
+blocks are checked one after another, so each site's own step says whether the candidate
+closed it); only a variant that did not finish in time is retried site by site. For each site the first candidate in list order whose step
 shows no error wins, so the list is tried in waves as wide as the session pool and stops
 once every site has its tactic. Sledgehammer itself is tried last for sites no candidate
 closed.
@@ -47,7 +47,7 @@ from lego_prover.isabelle.theory import (
     shift_block,
     split_blocks,
 )
-from lego_prover.isabelle.verdict import FailureKind, Verdict
+from lego_prover.isabelle.verdict import ErrorReport, FailureKind, Verdict, running_command
 from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledgehammer_call
 
 log = logging.getLogger(__name__)
@@ -109,24 +109,46 @@ def sorry_to_placeholders(text: str) -> str:
 
 
 def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]:
-    """The ``by`` steps of body blocks where the verdict located an error.
+    """Per body block, the ``by`` step of its first located error, if that error is in one.
 
-    Multi-line ones too, as LEGO-Prover's checker does (it repairs every step that starts with
-    ``by``); the comments written after a step are not part of it and stay where they are.
+    Only the first: a failed step leaves its goal open, so every later command of the block
+    fails after it ("Illegal application of proof command"), whatever its own merit; those
+    steps must be judged again once the first is repaired, as LEGO-Prover's checker, which
+    runs the proof step by step, does. A block whose first error names a fact another failing
+    block was to prove waits the same way. Multi-line ``by`` steps count too (LEGO-Prover
+    repairs every step that starts with ``by``); the comments after a step are not part of it.
     """
     body = [b for b in assembled.source_map.blocks if b.origin == "body"]
-    sites: list[Site] = []
-    for err in verdict.errors:
-        if err.index is None:
-            continue
+    located = sorted((e for e in verdict.errors if e.index is not None), key=lambda e: e.index or 0)
+    first: dict[int, ErrorReport] = {}
+    for err in located:
         for bi, mapped in enumerate(body):
-            for si, step in enumerate(mapped.steps):
-                if step.command != "by" or not step.start <= err.index < step.end:
-                    continue
-                site = Site(bi, si, step.text[:code_end(step.text)])
-                if site not in sites:
-                    sites.append(site)
+            if mapped.start <= (err.index or 0) < mapped.end:
+                first.setdefault(bi, err)
+    failing_names = {body[bi].name for bi in first if body[bi].name}
+    sites: list[Site] = []
+    for bi, err in sorted(first.items()):
+        if any(f'Undefined fact: "{name}' in err.message for name in failing_names if name != body[bi].name):
+            continue
+        for si, step in enumerate(body[bi].steps):
+            if step.command == "by" and step.start <= (err.index or 0) < step.end:
+                sites.append(Site(bi, si, step.text[:code_end(step.text)]))
     return sites
+
+
+def running_by_site(submission: Submission) -> Site | None:
+    """The ``by`` step that was still running when a check was cut off (LEGO-Prover limits
+    each step, so a step that runs past it fails and is repaired), or None."""
+    if submission.reply is None:
+        return None
+    at = running_command(submission.assembled, submission.reply.payload)
+    if at is None:
+        return None
+    for bi, mapped in enumerate(b for b in submission.assembled.source_map.blocks if b.origin == "body"):
+        for si, step in enumerate(mapped.steps):
+            if step.command == "by" and step.start == at:
+                return Site(bi, si, step.text[:code_end(step.text)])
+    return None
 
 
 def substitute(blocks: Sequence[Block], choices: dict[tuple[int, int], str]) -> tuple[Block, ...]:
@@ -214,10 +236,11 @@ class Repairer:
         works.update(zip(jobs, results, strict=True))
         retry: list[tuple[Site, str]] = []
         for tactic, per_site in zip(chunk if batched else [], batch_results, strict=True):
-            if per_site is None:            # the variant did not finish in time: ask site by site
-                retry += [(site, tactic) for site in batched]
-            else:
-                works.update({(site, tactic): ok for site, ok in zip(batched, per_site, strict=True)})
+            for site, ok in zip(batched, per_site, strict=True):
+                if ok is None and len(batched) > 1:   # cut off before its step was done: ask it alone
+                    retry.append((site, tactic))
+                else:                       # alone in its variant, a step still running did not close
+                    works[(site, tactic)] = bool(ok)
         # only up to the first candidate known to work for each site
         retry = [(s, t) for s, t in retry if not any(works.get((s, u)) for u in tactics[:tactics.index(t)])]
         if retry:
@@ -246,42 +269,22 @@ class Repairer:
                    context: TheoryContext) -> bool:
         submission, start, end = await self._submit_variant(
             blocks, sites, site, tactic, context, self._limit_s)
-        reply = submission.reply
-        if reply is None or not reply.finished:
-            return False
-        verdict = submission.verdict
-        if any(e.index is not None and start <= e.index < end for e in verdict.errors):
-            return False
-        if any(e.index is None and e.block_index is not None and e.theory_line is not None
-               and submission.assembled.text.count("\n", 0, start) + 1 == e.theory_line for e in verdict.errors):
-            return False
-        # a candidate that is still running when the limit hits did not close its step
-        return verdict.failure is not FailureKind.TIMEOUT
+        return bool(_closed(submission, start, end))
 
     async def _try_all(self, blocks: Sequence[Block], sites: Sequence[Site], batched: Sequence[Site], tactic: str,
-                       context: TheoryContext) -> list[bool] | None:
+                       context: TheoryContext) -> list[bool | None]:
         """One variant with ``tactic`` at every site of ``batched`` (``sorry`` at the other sites):
-        whether it closed each one's step, or None when the variant did not finish in time."""
+        whether it closed each one's step (None: the variant was cut off before that step was done)."""
         choices = {(s.block, s.span): (tactic if s in batched else "sorry") for s in sites}
         variant = substitute(blocks, choices)
         assembled = self._checker.assemble(variant, context)
         submission = await self._checker.submit(assembled, check_limit_s=self._limit_s)
-        verdict = submission.verdict
-        if verdict.failure is FailureKind.SERVER:
-            self._server_error = verdict.reason
+        if submission.verdict.failure is FailureKind.SERVER:
+            self._server_error = submission.verdict.reason
             return [False] * len(batched)
-        reply = submission.reply
-        if reply is None or not reply.finished or verdict.failure is FailureKind.TIMEOUT:
-            return None
         body = [b for b in assembled.source_map.blocks if b.origin == "body"]
-        out = []
-        for site in batched:
-            step = body[site.block].steps[site.span]
-            line = assembled.text.count("\n", 0, step.start) + 1
-            out.append(not any((e.index is not None and step.start <= e.index < step.end)
-                               or (e.index is None and e.block_index is not None and e.theory_line == line)
-                               for e in verdict.errors))
-        return out
+        return [_closed(submission, step.start, step.end)
+                for step in (body[site.block].steps[site.span] for site in batched)]
 
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
                             context: TheoryContext) -> str | None:
@@ -300,7 +303,25 @@ class Repairer:
         return answer.proof
 
 
-async def _nothing() -> list[list[bool] | None]:
+def _closed(submission: Submission, start: int, end: int) -> bool | None:
+    """Whether the step at ``submission.assembled.text[start:end]`` closed its goal: no error
+    located in it; None when the check was cut off before the step was done."""
+    reply, verdict, text = submission.reply, submission.verdict, submission.assembled.text
+    if reply is None:
+        return None
+    finished = reply.finished and verdict.failure is not FailureKind.TIMEOUT
+    if not finished:
+        # with one ML thread, commands before the running one are done
+        running = running_command(submission.assembled, reply.payload)
+        if running is None or running < end:
+            return None
+    line = text.count("\n", 0, start) + 1
+    return not any((e.index is not None and start <= e.index < end)
+                   or (e.index is None and e.block_index is not None and e.theory_line == line)
+                   for e in verdict.errors)
+
+
+async def _nothing() -> list[list[bool | None]]:
     return []
 
 

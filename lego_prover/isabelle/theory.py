@@ -140,6 +140,33 @@ def command_spans(text: str, tokens: Sequence[Token] | None = None) -> list[Span
     return [c.span for c in commands(text, toks, LineIndex(text))]
 
 
+def isabelle_span_starts(text: str) -> list[int | None]:
+    """The spans Isabelle's document model makes of ``text``, in order: a command's start
+    index, or None for a run of blanks and comments between commands (a span of its own).
+
+    Isabelle's node status counts these spans, so with one ML thread (commands run in order)
+    the status of a theory cut off in mid-check tells which command was running.
+    """
+    space, comment = TokenKind.SPACE, TokenKind.COMMENT
+    out: list[int | None] = []
+    content = ignored = False
+    for kind, spelling, start, _ in tokenize(text):
+        if kind is space or kind is comment:
+            ignored = True
+        elif spelling in COMMAND_WORDS and (kind is TokenKind.WORD or kind is TokenKind.SYMBOL):
+            if ignored:
+                out.append(None)
+            out.append(start)
+            content, ignored = True, False
+        else:
+            if not content:            # text before the first command is a span too
+                out.append(start)
+            content, ignored = True, False
+    if ignored:
+        out.append(None)
+    return out
+
+
 def _meaningful(tokens: Sequence[Token]) -> list[Token]:
     space, comment, formal = TokenKind.SPACE, TokenKind.COMMENT, TokenKind.FORMAL_COMMENT
     return [t for t in tokens if t.kind is not space and t.kind is not comment and t.kind is not formal]

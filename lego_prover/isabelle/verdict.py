@@ -21,7 +21,12 @@ from typing import Any
 
 from lego_prover.isabelle.lexer import LexError, TokenKind, tokenize
 from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
-from lego_prover.isabelle.theory import AssembledTheory, BlockKind, MappedBlock
+from lego_prover.isabelle.theory import (
+    AssembledTheory,
+    BlockKind,
+    MappedBlock,
+    isabelle_span_starts,
+)
 from lego_prover.isabelle.versions import (
     GOAL_RE,
     ORACLES_PREFIX,
@@ -146,6 +151,37 @@ def _status_problem(node: Mapping[str, Any]) -> str | None:
             return f"{name}: {key}={status.get(key)}"
     if not status.get("consolidated"):
         return f"{name}: not consolidated"
+    return None
+
+
+def running_command(assembled: AssembledTheory, payload: Mapping[str, Any]) -> int | None:
+    """Where the one command still running in a theory that did not finish starts (a char
+    index into ``assembled.text``), or None when the reply does not say.
+
+    Isabelle reports no position for it, only its node's counts; with one ML thread commands
+    run in order, so everything before the running one is done and everything after it is
+    unprocessed. Trusted only when our count of the theory's spans is Isabelle's.
+    """
+    file_name = f"{assembled.name}.thy"
+    for node in payload.get("nodes") or []:
+        if str(node.get("node_name") or "").rsplit("/", 1)[-1] != file_name:
+            continue
+        status = node.get("status") or {}
+        try:
+            total, running = int(status.get("total") or 0), int(status.get("running") or 0)
+            unprocessed = int(status.get("unprocessed") or 0)
+        except (TypeError, ValueError):
+            return None
+        if running != 1:
+            return None
+        try:
+            spans = isabelle_span_starts(assembled.text)
+        except LexError:
+            return None
+        at = total - unprocessed - running
+        if len(spans) != total or not 0 <= at < total:
+            return None
+        return spans[at]
     return None
 
 
