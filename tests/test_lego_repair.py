@@ -307,6 +307,21 @@ async def test_a_step_still_running_when_the_check_is_cut_off_is_repaired(lego_c
     assert verdict.repairs == ("'by (metis slow_fact)' -> 'by blast'",), "LEGO-Prover's step limit: the slow step fails"
 
 
+async def test_with_several_ml_threads_a_cut_off_check_is_not_read_as_a_slow_step(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    # commands may finish out of order there, so the node's counts do not say which one ran
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, threads=2, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=False, repair_failing_by=True,
+                                repair_tactics=["by blast"])
+    script.default = cut_off_at("by (metis slow_fact)")
+    proof = PROOF.replace("have b: \"x * 2 = 4\" using h0 by blast", "have b: \"x * 2 = 4\" using h0 by (metis slow_fact)")
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(proof, CONTEXT)
+        await pool.drain()
+    assert verdict.failure is FailureKind.TIMEOUT and verdict.repairs == ()
+
+
 async def test_a_slow_step_after_the_repaired_one_does_not_hide_that_the_repair_worked(
         lego_checker: Any, script: Script) -> None:
     checker, _ = lego_checker

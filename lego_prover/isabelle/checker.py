@@ -146,7 +146,8 @@ class Checker:
             if verdict.failure not in (FailureKind.TACTIC, FailureKind.SYNTAX, FailureKind.TIMEOUT):
                 break
             sites = failing_by_sites(submission.assembled, verdict)
-            running = running_by_site(submission) if verdict.failure is FailureKind.TIMEOUT else None
+            cut_off = verdict.failure is FailureKind.TIMEOUT and self._settings.threads == 1
+            running = running_by_site(submission) if cut_off else None
             if running is not None and all(s.block != running.block for s in sites):
                 sites.append(running)
             sites = [s for s in sites if s not in tried]

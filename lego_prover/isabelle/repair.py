@@ -138,7 +138,8 @@ def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]
 
 def running_by_site(submission: Submission) -> Site | None:
     """The ``by`` step that was still running when a check was cut off (LEGO-Prover limits
-    each step, so a step that runs past it fails and is repaired), or None."""
+    each step, so a step that runs past it fails and is repaired), or None. Only for a
+    session with one ML thread (``isabelle.threads = 1``), where commands run in order."""
     if submission.reply is None:
         return None
     at = running_command(submission.assembled, submission.reply.payload)
@@ -179,6 +180,8 @@ class Repairer:
         # a variant runs the whole theory: the candidate's own limit comes on top of the rest's time
         self._limit_s = min(settings.repair_timeout_s + baseline_s, max(settings.check_limit_s, settings.repair_timeout_s))
         self._baseline_s = baseline_s
+        # with one ML thread commands run in order, so a cut-off check says how far it got
+        self._in_order = settings.threads == 1
 
     async def repair(self, blocks: Sequence[Block], context: TheoryContext,
                      extra_sites: Sequence[Site] = ()) -> RepairOutcome:
@@ -269,7 +272,7 @@ class Repairer:
                    context: TheoryContext) -> bool:
         submission, start, end = await self._submit_variant(
             blocks, sites, site, tactic, context, self._limit_s)
-        return bool(_closed(submission, start, end))
+        return bool(_closed(submission, start, end, self._in_order))
 
     async def _try_all(self, blocks: Sequence[Block], sites: Sequence[Site], batched: Sequence[Site], tactic: str,
                        context: TheoryContext) -> list[bool | None]:
@@ -283,7 +286,7 @@ class Repairer:
             self._server_error = submission.verdict.reason
             return [False] * len(batched)
         body = [b for b in assembled.source_map.blocks if b.origin == "body"]
-        return [_closed(submission, step.start, step.end)
+        return [_closed(submission, step.start, step.end, self._in_order)
                 for step in (body[site.block].steps[site.span] for site in batched)]
 
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
@@ -303,16 +306,17 @@ class Repairer:
         return answer.proof
 
 
-def _closed(submission: Submission, start: int, end: int) -> bool | None:
+def _closed(submission: Submission, start: int, end: int, in_order: bool) -> bool | None:
     """Whether the step at ``submission.assembled.text[start:end]`` closed its goal: no error
-    located in it; None when the check was cut off before the step was done."""
+    located in it; None when the check was cut off before the step was done (or, ``in_order``
+    false, when it was cut off at all: with several ML threads nothing says how far it got)."""
     reply, verdict, text = submission.reply, submission.verdict, submission.assembled.text
     if reply is None:
         return None
     finished = reply.finished and verdict.failure is not FailureKind.TIMEOUT
     if not finished:
         # with one ML thread, commands before the running one are done
-        running = running_command(submission.assembled, reply.payload)
+        running = running_command(submission.assembled, reply.payload) if in_order else None
         if running is None or running < end:
             return None
     line = text.count("\n", 0, start) + 1
