@@ -71,6 +71,22 @@ def test_a_real_try_this_answer_is_read(name: str) -> None:
     assert answer.proof == "by (simp add: h0)" and answer.missing_prover is None
 
 
+def test_of_several_try_this_proofs_the_one_sledgehammer_replayed_fastest_is_taken() -> None:
+    theory = "theory T imports Main begin\nlemma x: \"True\"\n  sledgehammer [timeout = 30] sorry\nend\n"
+    at = theory.index("sledgehammer [")
+
+    def said(*messages: str) -> dict[str, Any]:
+        return {"nodes": [{"messages": [{"kind": "writeln", "message": m, "pos": {"offset": at + 1}}
+                                        for m in messages]}]}
+
+    timed_out = "verit found a proof...\nverit: Try this: by (smt (verit) foo) (> 1.0 s, timed out)"
+    slow, fast = "e: Try this: by (metis bar) (1.2 s)", "z3: Try this: by (simp add: baz) (3 ms)"
+    span = (at, theory.index("sorry", at))
+    assert read_sledgehammer(said(timed_out, slow, fast), theory, *span).proof == "by (simp add: baz)"
+    assert read_sledgehammer(said(timed_out, slow), theory, *span).proof == "by (metis bar)"
+    assert read_sledgehammer(said(timed_out), theory, *span).proof == "by (smt (verit) foo)", "still better than none"
+
+
 def test_a_real_unknown_prover_failure_names_the_prover() -> None:
     rec = _recorded("sledgehammer_unknown_prover")
     answer = read_sledgehammer(rec["payload"], rec["theory"], *_call_span(rec["theory"]))

@@ -336,9 +336,12 @@ class SledgehammerAnswer:
 
 
 def read_sledgehammer(payload: dict[str, Any], theory_text: str, start: int, end: int) -> SledgehammerAnswer:
-    """What Sledgehammer said at the call spanning ``theory_text[start:end]``."""
+    """What Sledgehammer said at the call spanning ``theory_text[start:end]``: of its "Try
+    this:" proofs, the one its own replay ran fastest (one whose replay timed out is likely
+    to time out in the check too, so it comes last)."""
     index = SymbolIndex(theory_text)
     missing = None
+    found: list[tuple[float, int, str]] = []
     for node in payload.get("nodes") or []:
         for msg in node.get("messages") or []:
             pos = msg.get("pos") or {}
@@ -346,10 +349,20 @@ def read_sledgehammer(payload: dict[str, Any], theory_text: str, start: int, end
             if isinstance(off, int) and not start <= index.char_index(off) < end:
                 continue
             text = decode_symbols(str(msg.get("message") or ""))
-            found = TRY_THIS_RE.search(text)
-            if found:
-                return SledgehammerAnswer(" ".join(found.group(1).split()))
+            for hit in TRY_THIS_RE.finditer(text):
+                found.append((_replay_ms(hit.group(2)), len(found), " ".join(hit.group(1).split())))
             unknown = NO_SUCH_PROVER_RE.search(text)
             if unknown:
                 missing = unknown.group(1)
+    if found:
+        return SledgehammerAnswer(min(found)[2])
     return SledgehammerAnswer(None, missing)
+
+
+def _replay_ms(timing: str) -> float:
+    """"0.4 ms" -> 0.4, "1.2 s" -> 1200.0, "> 1.0 s, timed out" -> inf."""
+    number, _, unit = timing.strip().partition(" ")
+    try:
+        return float(number) * (1.0 if unit.strip() == "ms" else 1000.0)
+    except ValueError:
+        return float("inf")

@@ -143,7 +143,8 @@ def syntax_hint(step: str, release: Release | None) -> str:
 
 # `"e": Try this: by (simp add: h0) (3 ms)` (Isabelle2020), `e: Try this: ... (0.4 ms)`,
 # `Try this: by simp (12 ms)`; preplay timings may read `(> 1.0 s, timed out)` too.
-TRY_THIS_RE = re.compile(r"Try this:\s*(.+?)\s*\((?:[\d.]+\s*m?s|>[^)]*)\)", re.S)
+# group 2: how long Sledgehammer's own replay of the proof took ("0.4 ms", "1.2 s"), or ">..." when it timed out
+TRY_THIS_RE = re.compile(r"Try this:\s*(.+?)\s*\(([\d.]+\s*m?s|>[^)]*)\)", re.S)
 NO_SUCH_PROVER_RE = re.compile(r"No such prover:\s*(\S+)")
 
 # Prover -> the Isabelle setting whose presence means it is installed. Sledgehammer's own
