@@ -99,9 +99,10 @@ async def test_the_failing_steps_of_different_blocks_are_repaired_in_one_variant
     assert len(uses) == 1 + 4 + 1, [s.text for s in uses]
 
 
-def cascade(tactics: set[str]) -> Outcome:
-    """Scripted as Isabelle does it: the first step (in text order) ending in one of ``tactics``
-    fails, and every ``by`` step after it fails too, because the failed step left its goal open."""
+def first_failure(tactics: set[str], *, and_after: bool = False) -> Outcome:
+    """Scripted: only the first step (in text order) ending in one of ``tactics`` fails, as when a
+    failed step hides the failures after it; all else is accepted. ``and_after``: as Isabelle
+    does it, every ``by`` step after that one fails too, because the failed step left its goal open."""
     def build(sub: Submitted) -> dict[str, Any]:
         msgs = replies.oracle_messages(sub.text)
         found = [(at, t) for t in tactics if (at := sub.text.find(t + "\n")) >= 0]
@@ -110,7 +111,7 @@ def cascade(tactics: set[str]) -> Outcome:
             msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
                          "pos": replies.position(sub.text, tactic, sub.text[:at + len(tactic)].count(tactic))})
             later = at + len(tactic)
-            while (at := sub.text.find(" by ", later)) >= 0 and at < sub.text.index("\nqed"):
+            while and_after and (at := sub.text.find(" by ", later)) >= 0 and at < sub.text.index("\nqed"):
                 step = sub.text[at + 1:sub.text.index("\n", at)]
                 msgs.append({"kind": "error", "message": 'Illegal application of proof command in "prove" mode',
                              "pos": replies.position(sub.text, step, sub.text[:at + 1 + len(step)].count(step))})
@@ -126,7 +127,7 @@ async def test_a_step_that_fails_only_because_an_earlier_step_failed_keeps_its_t
     proof = PROOF.replace(
         "have b: \"x * 2 = 4\" using h0 by blast", "have b: \"x * 2 = 4\" using h0 by arith").replace(
         "show ?thesis using a b by blast", "show ?thesis using a b by arith")
-    script.default = cascade({"by blast"})
+    script.default = first_failure({"by blast"}, and_after=True)
     verdict = await checker.check(proof, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == ("'by blast' -> 'by auto'",), "only the step that failed on its own is replaced"
@@ -169,21 +170,6 @@ async def test_a_step_naming_a_fact_this_release_lacks_is_repaired_too(lego_chec
     verdict = await checker.check(proof, CONTEXT)
     assert verdict.verified, verdict.reason
     assert verdict.repairs == ("'by (simp add: powr_less_mono1)' -> 'by blast'",)
-
-
-def first_failure(tactics: set[str]) -> Outcome:
-    """Scripted: only the first step (in text order) ending in one of ``tactics`` fails, as when a
-    failed step hides the failures after it; all else is accepted."""
-    def build(sub: Submitted) -> dict[str, Any]:
-        msgs = replies.oracle_messages(sub.text)
-        found = [(at, t) for t in tactics if (at := sub.text.find(t + "\n")) >= 0]
-        if found:
-            at, tactic = min(found)
-            msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
-                         "pos": replies.position(sub.text, tactic, sub.text[:at + len(tactic)].count(tactic))})
-        failed = int(any(m["kind"] == "error" for m in msgs))
-        return replies.payload(sub, msgs, replies.status(failed=failed))
-    return Outcome(build)
 
 
 async def test_a_repaired_step_that_uncovers_the_next_failure_is_repaired_again(

@@ -42,6 +42,7 @@ from lego_prover.isabelle.symbols import SymbolIndex, decode_symbols
 from lego_prover.isabelle.theory import (
     AssembledTheory,
     Block,
+    MappedBlock,
     Span,
     code_end,
     shift_block,
@@ -118,7 +119,7 @@ def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]
     block was to prove waits the same way. Multi-line ``by`` steps count too (LEGO-Prover
     repairs every step that starts with ``by``); the comments after a step are not part of it.
     """
-    body = [b for b in assembled.source_map.blocks if b.origin == "body"]
+    body = _body(assembled)
     located = sorted((e for e in verdict.errors if e.index is not None), key=lambda e: e.index or 0)
     first: dict[int, ErrorReport] = {}
     for err in located:
@@ -130,9 +131,9 @@ def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]
     for bi, err in sorted(first.items()):
         if any(f'Undefined fact: "{name}' in err.message for name in failing_names if name != body[bi].name):
             continue
-        for si, step in enumerate(body[bi].steps):
-            if step.command == "by" and step.start <= (err.index or 0) < step.end:
-                sites.append(Site(bi, si, step.text[:code_end(step.text)]))
+        site = _by_step_at(body, err.index or 0)
+        if site is not None:
+            sites.append(site)
     return sites
 
 
@@ -143,12 +144,21 @@ def running_by_site(submission: Submission) -> Site | None:
     if submission.reply is None:
         return None
     at = running_command(submission.assembled, submission.reply.payload)
-    if at is None:
-        return None
-    for bi, mapped in enumerate(b for b in submission.assembled.source_map.blocks if b.origin == "body"):
-        for si, step in enumerate(mapped.steps):
-            if step.command == "by" and step.start == at:
-                return Site(bi, si, step.text[:code_end(step.text)])
+    return None if at is None else _by_step_at(_body(submission.assembled), at)
+
+
+def _body(assembled: AssembledTheory) -> list[MappedBlock]:
+    """The blocks of the text being checked (not our preamble or ``thm_oracles`` lines)."""
+    return [b for b in assembled.source_map.blocks if b.origin == "body"]
+
+
+def _by_step_at(body: Sequence[MappedBlock], index: int) -> Site | None:
+    """The ``by`` step of ``body`` that holds char ``index`` of the assembled text, if any."""
+    for bi, mapped in enumerate(body):
+        if mapped.start <= index < mapped.end:
+            for si, step in enumerate(mapped.steps):
+                if step.command == "by" and step.start <= index < step.end:
+                    return Site(bi, si, step.text[:code_end(step.text)])
     return None
 
 
@@ -263,8 +273,7 @@ class Repairer:
         submission = await self._checker.submit(assembled, check_limit_s=limit, patient=patient)
         if submission.verdict.failure is FailureKind.SERVER:
             self._server_error = submission.verdict.reason
-        body_blocks = [b for b in assembled.source_map.blocks if b.origin == "body"]
-        mapped = body_blocks[bi]
+        mapped = _body(assembled)[bi]
         step = mapped.steps[site.span]
         return submission, step.start, step.end
 
@@ -272,7 +281,8 @@ class Repairer:
                    context: TheoryContext) -> bool:
         submission, start, end = await self._submit_variant(
             blocks, sites, site, tactic, context, self._limit_s)
-        return bool(_closed(submission, start, end, self._in_order))
+        (closed,) = _closed(submission, [(start, end)], self._in_order)
+        return bool(closed)
 
     async def _try_all(self, blocks: Sequence[Block], sites: Sequence[Site], batched: Sequence[Site], tactic: str,
                        context: TheoryContext) -> list[bool | None]:
@@ -285,9 +295,9 @@ class Repairer:
         if submission.verdict.failure is FailureKind.SERVER:
             self._server_error = submission.verdict.reason
             return [False] * len(batched)
-        body = [b for b in assembled.source_map.blocks if b.origin == "body"]
-        return [_closed(submission, step.start, step.end, self._in_order)
-                for step in (body[site.block].steps[site.span] for site in batched)]
+        body = _body(assembled)
+        steps = [body[site.block].steps[site.span] for site in batched]
+        return _closed(submission, [(step.start, step.end) for step in steps], self._in_order)
 
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
                             context: TheoryContext) -> str | None:
@@ -306,23 +316,27 @@ class Repairer:
         return answer.proof
 
 
-def _closed(submission: Submission, start: int, end: int, in_order: bool) -> bool | None:
-    """Whether the step at ``submission.assembled.text[start:end]`` closed its goal: no error
-    located in it; None when the check was cut off before the step was done (or, ``in_order``
-    false, when it was cut off at all: with several ML threads nothing says how far it got)."""
+def _closed(submission: Submission, steps: Sequence[tuple[int, int]], in_order: bool) -> list[bool | None]:
+    """For each step ``(start, end)`` of ``submission.assembled.text``, whether it closed its
+    goal: no error located in it; None when the check was cut off before the step was done
+    (or, ``in_order`` false, when it was cut off at all: with several ML threads nothing says
+    how far it got)."""
     reply, verdict, text = submission.reply, submission.verdict, submission.assembled.text
     if reply is None:
-        return None
-    finished = reply.finished and verdict.failure is not FailureKind.TIMEOUT
-    if not finished:
+        return [None] * len(steps)
+    done_before: float = float("inf")
+    if not reply.finished or verdict.failure is FailureKind.TIMEOUT:
         # with one ML thread, commands before the running one are done
         running = running_command(submission.assembled, reply.payload) if in_order else None
-        if running is None or running < end:
-            return None
-    line = text.count("\n", 0, start) + 1
-    return not any((e.index is not None and start <= e.index < end)
-                   or (e.index is None and e.block_index is not None and e.theory_line == line)
-                   for e in verdict.errors)
+        done_before = -1 if running is None else running
+    out: list[bool | None] = []
+    for start, end in steps:
+        line = text.count("\n", 0, start) + 1
+        out.append(None if end > done_before else
+                   not any((e.index is not None and start <= e.index < end)
+                           or (e.index is None and e.block_index is not None and e.theory_line == line)
+                           for e in verdict.errors))
+    return out
 
 
 async def _nothing() -> list[list[bool | None]]:
