@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
-from lego_prover.isabelle.client import ServerFault, TaskReply, TaskTimeout
+from lego_prover.isabelle.client import ServerFault, SessionGone, TaskReply, TaskTimeout
 from lego_prover.isabelle.context import CheckOptions, Submission, TheoryContext
 from lego_prover.isabelle.guard import GuardContext, GuardResult, SoundnessGuard
 from lego_prover.isabelle.repair import (
@@ -198,35 +198,43 @@ class Checker:
                      patient: bool = False) -> Submission:
         """Write the theory, check it, purge it; restart and retry once on a server crash."""
         for attempt in (1, 2):
+            generation = self._pool.generation
             try:
-                return await self._submit_once(assembled, check_limit_s, patient)
+                return await self._submit_once(assembled, check_limit_s, patient, attempt=attempt)
+            except SessionGone as exc:
+                if attempt == 2:
+                    return self._server_failure(assembled, f"Isabelle server error: {exc}")
+                # the server is fine: its worker gets a new session, the check another worker
+                log.info("the session of a check was gone (%s); retrying on another", exc)
             except TaskTimeout as exc:
                 verdict = Verdict(False, FailureKind.TIMEOUT, str(exc), assembled.name, assembled.text,
                                   assembled.target, isabelle=self.isabelle, session=self.session)
                 return Submission(assembled, None, verdict, isabelle_s=check_limit_s or 0.0)
             except (IsabelleServerError, OSError) as exc:
                 if attempt == 2:
-                    verdict = Verdict(False, FailureKind.SERVER, f"Isabelle server error: {exc}", assembled.name,
-                                      assembled.text, assembled.target, isabelle=self.isabelle, session=self.session)
-                    return Submission(assembled, None, verdict)
+                    return self._server_failure(assembled, f"Isabelle server error: {exc}")
                 # an expected recovery: one line for the person, the traceback for the log file
                 log.warning("Isabelle failed during a check (%s); restarting and retrying once", exc)
                 log.debug("the failure", exc_info=True)
                 try:
                     if isinstance(exc, ServerFault):
-                        await self._pool.recover(force=True, reason=f"the Isabelle server failed inside ({exc})")
+                        await self._pool.recover(force=True, reason=f"the Isabelle server failed inside ({exc})",
+                                                 since=generation)
                     else:
-                        await self._pool.recover()
+                        await self._pool.recover(since=generation)
                 except (IsabelleServerError, OSError) as again:
-                    verdict = Verdict(False, FailureKind.SERVER, f"Isabelle could not be restarted: {again}",
-                                      assembled.name, assembled.text, assembled.target,
-                                      isabelle=self.isabelle, session=self.session)
-                    return Submission(assembled, None, verdict)
+                    return self._server_failure(assembled, f"Isabelle could not be restarted: {again}")
         raise AssertionError("unreachable")
 
+    def _server_failure(self, assembled: AssembledTheory, reason: str) -> Submission:
+        verdict = Verdict(False, FailureKind.SERVER, reason, assembled.name, assembled.text, assembled.target,
+                          isabelle=self.isabelle, session=self.session)
+        return Submission(assembled, None, verdict)
+
     async def _submit_once(self, assembled: AssembledTheory, check_limit_s: float | None,
-                           patient: bool = False) -> Submission:
-        check_dir = self._work_dir / assembled.name
+                           patient: bool = False, *, attempt: int = 1) -> Submission:
+        # a directory per try: the first try's clean-up runs in the background, after its purge
+        check_dir = self._work_dir / f"{assembled.name}-{attempt}"
         check_dir.mkdir(parents=True, exist_ok=True)
         (check_dir / f"{assembled.name}.thy").write_text(assembled.text, encoding="utf-8", newline="\n")
         started = time.monotonic()

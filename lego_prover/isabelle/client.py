@@ -55,6 +55,11 @@ class ServerFault(IsabelleServerError):
     """A task failed inside the server itself (a JVM exception): the server needs a restart."""
 
 
+class SessionGone(IsabelleServerError):
+    """The server no longer knows the session a task named (``No session '...'``): the worker
+    needs a new session, the server is fine."""
+
+
 class TaskTimeout(IsabelleServerError):
     """A task ran past its client-side deadline and was cancelled."""
 

@@ -36,7 +36,13 @@ from typing import Any
 
 from lego_prover.config import IsabelleSettings
 from lego_prover.errors import IsabelleServerError
-from lego_prover.isabelle.client import ConnectionLost, IsabelleConnection, TaskReply, TaskTimeout
+from lego_prover.isabelle.client import (
+    ConnectionLost,
+    IsabelleConnection,
+    SessionGone,
+    TaskReply,
+    TaskTimeout,
+)
 from lego_prover.isabelle.heaplock import HeapLock
 from lego_prover.isabelle.server import (
     IsabelleServer,
@@ -49,7 +55,7 @@ from lego_prover.isabelle.session_process import (
     server_process_roots,
     session_process_roots,
 )
-from lego_prover.isabelle.versions import is_session_listing, session_options
+from lego_prover.isabelle.versions import is_session_gone, is_session_listing, session_options
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,7 @@ class Worker:
     checks: int = 0
     in_flight: int = 0
     retiring: bool = False
+    retire_reason: str = ""   # why it retires early (its session was gone); "" = it did its share of checks
     poisoned: str = ""        # why this session must not take more checks (a runaway tactic)
     task_left_open: bool = False  # a use_theories did not end when cancelled: never session_stop under it
     restarting: bool = False
@@ -97,6 +104,9 @@ class Worker:
             self.poisoned = "a check ran past its client deadline"
             self.task_left_open = self.connection.closed  # closed = the cancel was not confirmed
             raise
+        if not reply.finished and is_session_gone(str(reply.payload.get("message") or "")):
+            self.retiring, self.retire_reason = True, "its session was gone from the server"
+            raise SessionGone(str(reply.payload.get("message")))
         if left_running(reply):
             self.poisoned = "a check hit its limit while a command was still running"
         return reply
@@ -211,6 +221,7 @@ class SessionPool:
         worker.session_id = session_id
         worker.checks = 0
         worker.retiring = False
+        worker.retire_reason = ""
 
     async def close(self, *, interrupted: bool = False) -> None:
         """Stop the sessions and the server we own. ``interrupted`` (Ctrl-C) with a server we
@@ -279,8 +290,19 @@ class SessionPool:
             self._spawn(self._restart_worker(worker))
 
     async def _restart_worker(self, worker: Worker) -> None:
+        """Give the worker a new session. Under the restart lock: a server restart gives every
+        worker a new session, and the two must never act on one worker at once (a recycle that
+        read the old id could stop the session the restart had just started)."""
+        session, since = worker.session_id, self.generation
+        escalate: tuple[bool, str] | None = None
         try:
-            await self._recycle(worker)
+            async with self._restart_lock:
+                since = self.generation
+                if worker.session_id == session:   # else a server restart already gave it a new one
+                    escalate = await self._recycle(worker)
+            if escalate is not None:
+                force, reason = escalate
+                await self.recover(force=force, reason=reason, since=since)
         except (IsabelleServerError, OSError) as exc:
             # the next check on it fails and goes through recover(), which reports a dead server
             log.warning("could not restart Isabelle session %d: %s", worker.index, exc)
@@ -302,24 +324,26 @@ class SessionPool:
             return False
         return process_tree_rss_bytes(pid) > self.settings.max_server_rss_gb * 2**30
 
-    async def _recycle(self, worker: Worker) -> None:
-        """Give a worker a fresh session (a runaway tactic, memory and document-model growth).
+    async def _recycle(self, worker: Worker) -> tuple[bool, str] | None:
+        """Give a worker a fresh session (a runaway tactic, a lost session, memory and
+        document-model growth); called under the restart lock.
 
         A session running away (or under a task that did not end when cancelled) on a server
         we own has its own processes ended (``session_process``): the other sessions' checks
         go on undisturbed. Where those processes are not known, or ending them does not give
-        a working session, the server we own is restarted, which ends every process it started.
+        a working session, the server must be restarted, which ends every process it started:
+        the answer is then ``(force, reason)`` for ``recover``, which the caller runs once the
+        lock is free.
         """
-        reason = worker.poisoned or f"recycled after {worker.checks} checks"
+        reason = worker.poisoned or worker.retire_reason or f"recycled after {worker.checks} checks"
         log.info("restarting Isabelle session %d: %s", worker.index, reason)
         owned = self._server is not None and self._server.owned
         runaway = worker.poisoned or worker.task_left_open
         if runaway and worker.processes and owned and await self._end_alone(worker, reason):
-            return
+            return None
         if worker.task_left_open and owned:
             worker.task_left_open = False
-            await self.recover(force=True, reason="a check did not end when cancelled")
-            return
+            return True, "a check did not end when cancelled"
         self.restarts.append(reason)
         stopped = False
         try:
@@ -329,14 +353,14 @@ class SessionPool:
             log.warning("session_stop failed for Isabelle session %d: %s", worker.index, exc)
         await worker.connection.close()
         if worker.poisoned and not stopped and owned:
-            await self.recover(force=True, reason="a session running a runaway tactic did not stop")
-            return
+            return True, "a session running a runaway tactic did not stop"
         try:
             worker.connection = await self._connect()
             await self._start_session(worker)
             worker.poisoned = ""
         except (IsabelleServerError, OSError):
-            await self.recover()
+            return False, ""
+        return None
 
     async def _end_alone(self, worker: Worker, reason: str) -> bool:
         """End this session's processes and start a new session; False: it did not work out."""
@@ -364,14 +388,16 @@ class SessionPool:
         return await worker.connection.run_task("session_stop", {"session_id": worker.session_id},
                                                 deadline_s=self.settings.session_stop_timeout_s)
 
-    async def recover(self, *, force: bool = False, reason: str = "") -> None:
+    async def recover(self, *, force: bool = False, reason: str = "", since: int | None = None) -> None:
         """Restart a dead server, or reconnect and restart dead sessions.
 
         Workers are updated in place, so a check that failed with a lost connection can
-        retry on the same worker object. Concurrent callers share one restart. ``force``
-        restarts a server we own even when it still answers; ``reason`` says why, to the person.
+        retry on the same worker object. Concurrent callers share one restart, and so do
+        callers that saw a failure of the server generation ``since`` (``self.generation`` when
+        their check began) once it has been replaced. ``force`` restarts a server we own even
+        when it still answers; ``reason`` says why, to the person.
         """
-        generation = self.generation
+        generation = self.generation if since is None else since
         async with self._restart_lock:
             if generation != self.generation:
                 return

@@ -104,6 +104,15 @@ def is_server_fault(message: str) -> bool:
     return SERVER_FAULT_RE.match(message.strip()) is not None
 
 
+# A FAILED task naming a session the server does not know (`Server.err_session`): it was
+# stopped or lost (e.g. by a restart) while a worker still held its id.
+SESSION_GONE_RE = re.compile(r"No session '[^']*'")
+
+
+def is_session_gone(message: str) -> bool:
+    return SESSION_GONE_RE.fullmatch(message.strip()) is not None
+
+
 GOAL_RE = re.compile(r"goal \(\d+ subgoals?\):\s*(.*)", re.S)
 
 # `thm_oracles NAME` prints "oracles:" and one oracle per line. Isabelle2020 prints base

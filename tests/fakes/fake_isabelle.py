@@ -82,6 +82,7 @@ class Script:
     # acknowledges `shutdown` but does not act on it (what made Ctrl-C during a build slow)
     session_build_hangs: bool = False
     build_notes: list[str] = field(default_factory=list)   # messages sent before 'Building ...'
+    start_delay_s: float = 0.0  # how long a session_start takes
 
     def pick(self, text: str) -> Outcome:
         key = normalised_hash(text)
@@ -250,6 +251,7 @@ class _Handler(socketserver.StreamRequestHandler):
             self.finish_task(task, {"ok": True, "return_code": 0, "sessions": [{"session": arg.get("session"), "ok": True}]})
 
     def task_start(self, task: str, arg: Any, cancel: threading.Event) -> None:
+        cancel.wait(self.state.script.start_delay_s)
         sid = str(uuid.uuid4())
         with self.state.lock:
             self.state.sessions[sid] = f"/tmp/fake_isabelle/{sid}"
@@ -297,7 +299,11 @@ class _Handler(socketserver.StreamRequestHandler):
                     {"node_name": node, "theory_name": f"Draft.{name}", "status": status, "messages": [],
                      "exports": []}]})
                 return
-            outcome = self.state.script.pick(text)
+            try:
+                outcome = self.state.script.pick(text)
+            except LookupError as exc:   # answered, not left hanging until the client's deadline
+                self.finish_task(task, {"kind": "error", "message": f"fake Isabelle server: {exc}"}, ok=False)
+                return
             if outcome.kind == "runaway":
                 with self.state.lock:
                     self.state.runaway_sessions.add(arg["session_id"])
@@ -325,7 +331,12 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.finish_task(task, {"kind": "error", "message": outcome.message or "failed"}, ok=False)
                 return
             assert outcome.build is not None
-            self.finish_task(task, outcome.build(sub))
+            try:
+                payload = outcome.build(sub)
+            except ValueError as exc:   # a scripted reply that does not fit this text (a needle it lacks)
+                self.finish_task(task, {"kind": "error", "message": f"fake Isabelle server: {exc}"}, ok=False)
+                return
+            self.finish_task(task, payload)
         finally:
             with self.state.lock:
                 self.state.running_use_theories -= 1
