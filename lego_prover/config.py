@@ -111,6 +111,12 @@ class IsabelleSettings(_Section):
     session_stop_timeout_s: float = Field(30.0, gt=0, description="a session that does not stop in time gets its server restarted")
     max_proof_bytes: int = Field(1_000_000, ge=1, description="largest text taken as one proof (a file for check, an LLM answer, an imported skill); a larger one is refused unread")
 
+    @property
+    def commands_in_order(self) -> bool:
+        """With one ML thread a session runs a theory's commands one after the other, so the
+        node's counts locate the command a cut-off check was running (repair reads them)."""
+        return self.threads == 1
+
     @field_validator("trusted_oracles")
     @classmethod
     def _never_trust_skipped_proofs(cls, value: list[str]) -> list[str]:

@@ -146,7 +146,7 @@ class Checker:
             if verdict.failure not in (FailureKind.TACTIC, FailureKind.SYNTAX, FailureKind.TIMEOUT):
                 break
             sites = failing_by_sites(submission.assembled, verdict)
-            cut_off = verdict.failure is FailureKind.TIMEOUT and self._settings.threads == 1
+            cut_off = verdict.failure is FailureKind.TIMEOUT and self._settings.commands_in_order
             running = running_by_site(submission) if cut_off else None
             if running is not None and all(s.block != running.block for s in sites):
                 sites.append(running)

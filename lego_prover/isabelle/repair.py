@@ -190,8 +190,7 @@ class Repairer:
         # a variant runs the whole theory: the candidate's own limit comes on top of the rest's time
         self._limit_s = min(settings.repair_timeout_s + baseline_s, max(settings.check_limit_s, settings.repair_timeout_s))
         self._baseline_s = baseline_s
-        # with one ML thread commands run in order, so a cut-off check says how far it got
-        self._in_order = settings.threads == 1
+        self._in_order = settings.commands_in_order
 
     async def repair(self, blocks: Sequence[Block], context: TheoryContext,
                      extra_sites: Sequence[Site] = ()) -> RepairOutcome:
