@@ -104,9 +104,10 @@ class Worker:
             self.poisoned = "a check ran past its client deadline"
             self.task_left_open = self.connection.closed  # closed = the cancel was not confirmed
             raise
-        if not reply.finished and is_session_gone(str(reply.payload.get("message") or "")):
+        message = str(reply.payload.get("message") or "")
+        if not reply.finished and is_session_gone(message):
             self.retiring, self.retire_reason = True, "its session was gone from the server"
-            raise SessionGone(str(reply.payload.get("message")))
+            raise SessionGone(message)
         if left_running(reply):
             self.poisoned = "a check hit its limit while a command was still running"
         return reply
@@ -293,7 +294,7 @@ class SessionPool:
         """Give the worker a new session. Under the restart lock: a server restart gives every
         worker a new session, and the two must never act on one worker at once (a recycle that
         read the old id could stop the session the restart had just started)."""
-        session, since = worker.session_id, self.generation
+        session = worker.session_id
         escalate: tuple[bool, str] | None = None
         try:
             async with self._restart_lock:
