@@ -106,6 +106,7 @@ class IsabelleSettings(_Section):
     sledgehammer: bool = Field(True, description="last resort for placeholders when the tactic list fails")
     sledgehammer_timeout_s: float = Field(30.0, gt=0)
     sledgehammer_provers: str = Field("", description="space-separated prover names; empty = the provers this Isabelle has (its own default)")
+    sledgehammer_minimize: bool = Field(False, description="let Sledgehammer shrink the fact list of a proof it found (shorter proofs, but up to sledgehammer_timeout_s more per call; off, the proof keeps every fact its prover used and is checked all the same)")
     trusted_oracles: list[str] = Field(default_factory=list, description="oracles whose use you accept (e.g. holds_by_evaluation); never skip_proof. Results that rely on one say so")
     start_timeout_s: float = Field(120.0, gt=0, description="server banner + session start")
     session_stop_timeout_s: float = Field(30.0, gt=0, description="a session that does not stop in time gets its server restarted")

@@ -14,6 +14,7 @@ from lego_prover.isabelle.versions import (
     installed_provers,
     oracle_matches,
     sledgehammer_call,
+    sledgehammer_wall_s,
     syntax_hint,
 )
 from tests.conftest import SHARED
@@ -43,8 +44,15 @@ def test_installed_provers_are_read_from_isabelle_settings() -> None:
 
 
 def test_sledgehammer_without_configured_provers_uses_isabelles_default() -> None:
-    assert sledgehammer_call(30, "") == "sledgehammer [timeout = 30] sorry"
-    assert sledgehammer_call(20.5, " e  z3 ") == 'sledgehammer [timeout = 20, provers = "e z3"] sorry'
+    assert sledgehammer_call(30, "") == "sledgehammer [timeout = 30, minimize = false] sorry"
+    assert sledgehammer_call(20.5, " e  z3 ") == 'sledgehammer [timeout = 20, minimize = false, provers = "e z3"] sorry'
+
+
+def test_sledgehammer_minimizes_only_when_asked_and_then_gets_the_time_it_needs() -> None:
+    # Isabelle minimizes by default, for up to the provers' timeout again; a call cut off
+    # then loses the proof it found
+    assert sledgehammer_call(30, "", minimize=True) == "sledgehammer [timeout = 30] sorry"
+    assert sledgehammer_wall_s(30, minimize=True) - sledgehammer_wall_s(30) == 30
 
 
 def test_qualified_and_base_oracle_names_match() -> None:

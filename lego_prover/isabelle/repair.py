@@ -49,7 +49,7 @@ from lego_prover.isabelle.theory import (
     split_blocks,
 )
 from lego_prover.isabelle.verdict import ErrorReport, FailureKind, Verdict, running_command
-from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledgehammer_call
+from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledgehammer_call, sledgehammer_wall_s
 
 log = logging.getLogger(__name__)
 
@@ -300,11 +300,12 @@ class Repairer:
 
     async def _sledgehammer(self, blocks: Sequence[Block], sites: Sequence[Site], site: Site,
                             context: TheoryContext) -> str | None:
-        call = sledgehammer_call(self._settings.sledgehammer_timeout_s, self._settings.sledgehammer_provers)
+        timeout_s, minimize = self._settings.sledgehammer_timeout_s, self._settings.sledgehammer_minimize
+        call = sledgehammer_call(timeout_s, self._settings.sledgehammer_provers, minimize=minimize)
         # patient: Sledgehammer runs without status changes until its provers end, which its
         # own timeout bounds; a watchdog cut would leave it running and poison the session
         submission, start, end = await self._submit_variant(
-            blocks, sites, site, call, context, self._settings.sledgehammer_timeout_s + 15 + self._baseline_s,
+            blocks, sites, site, call, context, sledgehammer_wall_s(timeout_s, minimize=minimize) + self._baseline_s,
             patient=True)
         if submission.reply is None:
             return None
