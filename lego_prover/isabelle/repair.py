@@ -49,7 +49,12 @@ from lego_prover.isabelle.theory import (
     split_blocks,
 )
 from lego_prover.isabelle.verdict import ErrorReport, FailureKind, Verdict, running_command
-from lego_prover.isabelle.versions import NO_SUCH_PROVER_RE, TRY_THIS_RE, sledgehammer_call, sledgehammer_wall_s
+from lego_prover.isabelle.versions import (
+    NO_SUCH_PROVER_RE,
+    TRY_THIS_RE,
+    sledgehammer_call,
+    sledgehammer_wall_s,
+)
 
 log = logging.getLogger(__name__)
 
