@@ -317,3 +317,25 @@ async def test_a_slow_step_after_the_repaired_one_does_not_hide_that_the_repair_
     assert verdict.verified, verdict.reason
     # each variant is cut off at the next slow step, after the candidate's own step was done
     assert verdict.repairs == ("'by (metis slow_fact)' -> 'by blast'",) * 3
+
+
+async def test_a_sledgehammer_call_keeps_its_proof_and_is_given_the_time_its_provers_take(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=True, sledgehammer_timeout_s=5,
+                                repair_tactics=["by simp"])
+    suggested = "by (metis add_2_eq_Suc h0)"
+    script.by_marker["sledgehammer ["] = replies.try_this(suggested)
+    script.default = failing({"by simp"})
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(PROOF.replace("using h0 by blast\n  have b", "sledgehammer\n  have b", 1),
+                                                      CONTEXT)
+        await pool.drain()
+    assert verdict.verified and f"'sledgehammer' -> {suggested!r} (sledgehammer)" in verdict.repairs
+    (call,) = [s for s in fake_server.state.submitted if "sledgehammer [" in s.text]
+    # Isabelle's minimizer would take up to the provers' timeout again after they found a proof
+    assert "sledgehammer [timeout = 5, minimize = false] sorry" in call.text
+    (limit,) = [arg["check_limit"] for name, arg in fake_server.state.commands
+                if name == "use_theories" and arg["theories"][0] == call.theory]
+    assert limit >= 5 + 15, "the provers' time, the last slice and preplay fit in the call's limit"
