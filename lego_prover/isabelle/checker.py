@@ -47,7 +47,6 @@ from lego_prover.isabelle.theory import (
     shift_block,
 )
 from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
-from lego_prover.isabelle.versions import is_server_fault
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +247,6 @@ class Checker:
                 # never delete before the reply: the server may still be reading the file
                 self._pool.purge_later(worker, check_dir, [assembled.name],
                                        then=lambda: shutil.rmtree(check_dir, ignore_errors=True))
-        message = str(reply.payload.get("message") or "")
-        if not reply.finished and is_server_fault(message):
-            raise ServerFault(message)
         verdict = decide(assembled, finished=reply.finished, payload=reply.payload, isabelle=self.isabelle,
                          session=self.session, elapsed_s=time.monotonic() - started,
                          trusted_oracles=self._settings.trusted_oracles)

@@ -39,6 +39,7 @@ from lego_prover.errors import IsabelleServerError
 from lego_prover.isabelle.client import (
     ConnectionLost,
     IsabelleConnection,
+    ServerFault,
     SessionGone,
     TaskReply,
     TaskTimeout,
@@ -55,7 +56,12 @@ from lego_prover.isabelle.session_process import (
     server_process_roots,
     session_process_roots,
 )
-from lego_prover.isabelle.versions import is_session_gone, is_session_listing, session_options
+from lego_prover.isabelle.versions import (
+    is_server_fault,
+    is_session_gone,
+    is_session_listing,
+    session_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,12 @@ class Worker:
                            patient: bool = False) -> TaskReply:
         """``patient``: no watchdog short of the check limit, for a command known to run long
         without a status change but to end by itself (Sledgehammer, bounded by its timeout);
-        ending it early would leave it running and the session poisoned."""
+        ending it early would leave it running and the session poisoned.
+
+        Raises ``SessionGone`` when the server no longer knows this worker's session (the
+        worker retires) and ``ServerFault`` when the server failed inside; neither is a
+        verdict about the theory. ``TaskTimeout`` past ``deadline_s``.
+        """
         limit = check_limit_s if check_limit_s is not None else settings.check_limit_s
         check_delay = 0.1
         arg = {
@@ -104,10 +115,13 @@ class Worker:
             self.poisoned = "a check ran past its client deadline"
             self.task_left_open = self.connection.closed  # closed = the cancel was not confirmed
             raise
+        # a FAILED task of a known class is no verdict about the theory: the caller recovers
         message = str(reply.payload.get("message") or "")
         if not reply.finished and is_session_gone(message):
             self.retiring, self.retire_reason = True, "its session was gone from the server"
             raise SessionGone(message)
+        if not reply.finished and is_server_fault(message):
+            raise ServerFault(message)
         if left_running(reply):
             self.poisoned = "a check hit its limit while a command was still running"
         return reply
