@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/replay_figures.py RUN_DIR --corpus ../shared/llm-replies/lego-prover/valid.jsonl \\
-        --data-dir ../shared/minif2f [--json out.json] [--finals finals.jsonl]
+        --data-dir ../shared/minif2f [--json out.json] [--finals finals.jsonl] [--rechecked rechecked.jsonl]
 
 RUN_DIR is an ``eval --replay CORPUS`` run (``prover.stop_when_solved = false``, so every
 recorded attempt ran). Prints: attempts and problems verified, with and without the oracle
@@ -13,6 +13,9 @@ each cause is in ``cause``; with ``--finals``, the output of ``check_lego_finals
 is told apart by whether LEGO-Prover's own final theory verifies here, see ``refine``), wall time and Isabelle CPU per attempt, requests parsed, and the
 ``by`` steps of the formalizer answers: on one line, on one line with a comment written after
 them (which LEGO-Prover's repair treats as any other step), or over several lines.
+
+With ``--rechecked`` (the output of ``recheck_losses.py``), the attempts checked again there
+take that verdict, and the figures say how many were and with which code (``rechecked``).
 """
 
 from __future__ import annotations
@@ -106,6 +109,17 @@ def by_steps(corpus: list[dict[str, Any]]) -> dict[str, int]:
     return {"by_steps": sum(v for k, v in shapes.items() if k != "answers_not_parsed"), **shapes}
 
 
+def merge_rechecked(by_key: dict[tuple[str, int], dict[str, Any]], path: Path) -> dict[str, Any]:
+    """The attempts ``recheck_losses.py`` checked again take its verdict (in place)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        a = by_key[(row["problem"], row["attempt"])]
+        a.update(solved=row["verified"], failure=row["failure"], reason=row["reason"], errors=row["errors"],
+                 repairs=row["repairs"], trusted_oracles=row["trusted_oracles"])
+    return {"attempts": len(rows), "verified_now": sum(1 for r in rows if r["verified"]),
+            "code": sorted({r["code"] for r in rows})}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir", type=Path)
@@ -113,6 +127,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--finals", type=Path, help="check_lego_finals.py output: tells our losses from release differences")
+    ap.add_argument("--rechecked", type=Path, help="recheck_losses.py output: these attempts take its verdicts")
     args = ap.parse_args()
     finals: dict[tuple[str, int], dict[str, Any]] = {}
     if args.finals and args.finals.exists():
@@ -122,6 +137,7 @@ def main() -> None:
     attempts = [json.loads(line) for line in (args.run_dir / "attempts.jsonl").read_text().splitlines()]
     summary = json.loads((args.run_dir / "summary.json").read_text())
     by_key = {(a["problem"], a["attempt"]): a for a in attempts if a["attempt"] >= 0}
+    rechecked = merge_rechecked(by_key, args.rechecked) if args.rechecked else None
     seen: Counter[str] = Counter()
     rows = []
     for rec in corpus:
@@ -170,6 +186,8 @@ def main() -> None:
         "skills_added": sum(len(a["skills_added"]) for _, a in rows),
         "answers_by_steps": by_steps(corpus),
     }
+    if rechecked is not None:
+        out["rechecked"] = rechecked
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:

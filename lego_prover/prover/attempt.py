@@ -231,7 +231,7 @@ class Prover:
         return AttemptRecord(
             problem=problem.name, attempt=index, solved=failure is None, informal=mode, failure=failure,
             reason=reason, proof=trace.proof, theory=verdict.theory_text if verdict else "",
-            errors=[_error_json(e) for e in (verdict.root_errors if verdict else ())],
+            errors=[error_json(e) for e in (verdict.root_errors if verdict else ())],
             requests=list(trace.requests), retrieved=trace.retrieved.names, skills_used=trace.used,
             skills_added=trace.added, feedback_rounds=trace.rounds,
             statement_reprompts=trace.reprompts, repairs=list(verdict.repairs) if verdict else [],
@@ -403,7 +403,8 @@ def _after_check(reason: str, verdict: Verdict | None) -> str:
     return f"{reason}; the check before it: {ended}: {verdict.reason}"
 
 
-def _error_json(err: Any) -> dict[str, Any]:
+def error_json(err: Any) -> dict[str, Any]:
+    """An Isabelle error as an attempt record stores it."""
     return {"message": err.message, "line": err.line, "block": err.block, "step": err.step, "goal": err.goal,
             "kind": err.kind.value, "theory_line": err.theory_line}
 
