@@ -95,6 +95,23 @@ def test_of_several_try_this_proofs_the_one_sledgehammer_replayed_fastest_is_tak
     assert read_sledgehammer(said(timed_out), theory, *span).proof == "by (smt (verit) foo)", "still better than none"
 
 
+def test_a_try_this_proof_isabelle_cannot_read_back_is_never_taken() -> None:
+    # as this Isabelle printed it with minimize = false: an empty selection of a fact, `name(,)`,
+    # is an outer syntax error where the proof is put (amc12a_2010_p11 was lost to one)
+    theory = "theory T imports Main begin\nlemma x: \"True\"\n  sledgehammer [timeout = 30] sorry\nend\n"
+    at = theory.index("sledgehammer [")
+    span = (at, theory.index("sorry", at))
+
+    def said(*messages: str) -> dict[str, Any]:
+        return {"nodes": [{"messages": [{"kind": "writeln", "message": m, "pos": {"offset": at + 1}}
+                                        for m in messages]}]}
+
+    broken = "cvc4: Try this: using h0 dbl_simps(3,3,5,5) numeral_Bit0(,) one_power2 by auto (2 ms)"
+    good = "e: Try this: by (metis bar) (1.2 s)"
+    assert read_sledgehammer(said(broken, good), theory, *span).proof == "by (metis bar)"
+    assert read_sledgehammer(said(broken), theory, *span).proof is None
+
+
 def test_a_real_unknown_prover_failure_names_the_prover() -> None:
     rec = _recorded("sledgehammer_unknown_prover")
     answer = read_sledgehammer(rec["payload"], rec["theory"], *_call_span(rec["theory"]))

@@ -52,6 +52,7 @@ from lego_prover.isabelle.verdict import ErrorReport, FailureKind, Verdict, runn
 from lego_prover.isabelle.versions import (
     NO_SUCH_PROVER_RE,
     TRY_THIS_RE,
+    UNREADABLE_FACT_RE,
     sledgehammer_call,
     sledgehammer_wall_s,
 )
@@ -357,7 +358,8 @@ class SledgehammerAnswer:
 def read_sledgehammer(payload: dict[str, Any], theory_text: str, start: int, end: int) -> SledgehammerAnswer:
     """What Sledgehammer said at the call spanning ``theory_text[start:end]``: of its "Try
     this:" proofs, the one its own replay ran fastest (one whose replay timed out is likely
-    to time out in the check too, so it comes last)."""
+    to time out in the check too, so it comes last), leaving out any Isabelle printed in a
+    form it cannot read back."""
     index = SymbolIndex(theory_text)
     missing = None
     found: list[tuple[float, int, str]] = []
@@ -369,7 +371,9 @@ def read_sledgehammer(payload: dict[str, Any], theory_text: str, start: int, end
                 continue
             text = decode_symbols(str(msg.get("message") or ""))
             for hit in TRY_THIS_RE.finditer(text):
-                found.append((_replay_ms(hit.group(2)), len(found), " ".join(hit.group(1).split())))
+                proof = " ".join(hit.group(1).split())
+                if not UNREADABLE_FACT_RE.search(proof):
+                    found.append((_replay_ms(hit.group(2)), len(found), proof))
             unknown = NO_SUCH_PROVER_RE.search(text)
             if unknown:
                 missing = unknown.group(1)

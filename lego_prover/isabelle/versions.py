@@ -155,6 +155,9 @@ def syntax_hint(step: str, release: Release | None) -> str:
 # group 2: how long Sledgehammer's own replay of the proof took ("0.4 ms", "1.2 s"), or ">..." when it timed out
 TRY_THIS_RE = re.compile(r"Try this:\s*(.+?)\s*\(([\d.]+\s*m?s|>[^)]*)\)", re.S)
 NO_SUCH_PROVER_RE = re.compile(r"No such prover:\s*(\S+)")
+# a fact printed with an empty selection, `numeral_Bit0(,)`: Isabelle2024-dev80789's Sledgehammer
+# wrote such names (with minimize = false) into proofs that it cannot read back (outer syntax error)
+UNREADABLE_FACT_RE = re.compile(r"[\w'.]\((\s*,)+\s*\)")
 
 # Prover -> the Isabelle setting whose presence means it is installed. Sledgehammer's own
 # default prover list is made of the installed ones, so an empty `provers` option is the
