@@ -131,14 +131,14 @@ def check_provers(environment: Mapping[str, str], configured: str) -> list[Findi
 def _each_prover(environment: Mapping[str, str], provers: tuple[str, ...]) -> list[Finding]:
     """A prover whose setting is set but whose program does not run is still in Isabelle's
     default list (it goes by the setting alone), and fails on every call."""
-    from lego_prover.isabelle.tools import PROVER_TOOLS, find
+    from lego_prover.isabelle.tools import PROVER_TOOLS, find_in
 
     findings = []
     for prover in provers:
         tool = PROVER_TOOLS.get(prover)
         if tool is None:
             continue
-        found = find(tool, environment.get(tool.setting, ""))
+        found = find_in(tool, environment)
         findings.append(Finding(f"Sledgehammer prover {prover}", found.runs, found.describe(),
                                 "" if found.runs else
                                 f"install {tool.name} where {tool.setting} points (Isabelle's settings, "

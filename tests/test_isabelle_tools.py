@@ -22,6 +22,7 @@ from lego_prover.doctor import Finding, check_tools
 from lego_prover.isabelle import tools as tools_module
 from lego_prover.isabelle.tools import (
     PROVER_TOOLS,
+    VERIT,
     Dropped,
     Tools,
     drop_warning,
@@ -29,7 +30,7 @@ from lego_prover.isabelle.tools import (
     read_tools,
     runnable_tactics,
 )
-from lego_prover.isabelle.versions import PROVER_SETTINGS
+from lego_prover.isabelle.versions import PROVER_SETTINGS, installed_provers
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script, Submitted
 
@@ -101,7 +102,16 @@ def test_smt_needs_the_solver_it_names_and_z3_when_it_names_none(tmp_path: Path)
 def test_a_tactic_that_needs_two_missing_programs_names_both() -> None:
     _, dropped = runnable_tactics(["by (sos | smt (verit))"], tools())
     assert dropped == [Dropped("by (sos | smt (verit))",
-                               f"{NO_CSDP}; smt (verit) needs veriT: VERIT_SOLVER is not set")]
+                               f"{NO_CSDP}; smt (verit) needs veriT: ISABELLE_VERIT is not set")]
+
+
+def test_verit_is_found_by_the_setting_this_release_reads_or_the_older_one(tmp_path: Path) -> None:
+    verit = program(tmp_path / "veriT", "veriT")
+    for setting in ("ISABELLE_VERIT", "VERIT_SOLVER"):
+        found = tools(**{setting: str(verit)})[VERIT]
+        assert found.runs and found.describe() == f"{setting}={verit} runs"
+        assert runnable_tactics(["by (smt (verit) h0)"], tools(**{setting: str(verit)}))[1] == []
+    assert installed_provers({"ISABELLE_VERIT": str(verit)}) == ("verit",)
 
 
 def test_every_sledgehammer_prover_has_a_program_read_from_the_setting_that_says_it_is_installed() -> None:

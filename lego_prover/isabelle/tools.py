@@ -38,13 +38,19 @@ class Tool:
     name: str
     setting: str
     programs: tuple[str, ...] = ()
+    other_settings: tuple[str, ...] = ()   # read when ``setting`` is not set (other releases)
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        return (self.setting, *self.other_settings)
 
 
 CSDP = Tool("CSDP", "ISABELLE_CSDP")
 Z3 = Tool("Z3", "Z3_SOLVER")
 CVC4 = Tool("cvc4", "CVC4_SOLVER")
 CVC5 = Tool("cvc5", "CVC5_SOLVER")
-VERIT = Tool("veriT", "VERIT_SOLVER")
+# this snapshot's smt_systems.ML reads ISABELLE_VERIT (its own component); VERIT_SOLVER is older
+VERIT = Tool("veriT", "ISABELLE_VERIT", other_settings=("VERIT_SOLVER",))
 
 # Sledgehammer prover -> its program, as Isabelle's sledgehammer_atp_systems.ML (`exec`) and
 # smt_systems.ML (`*_SOLVER`) find them.
@@ -72,7 +78,7 @@ SMT_SOLVERS: dict[str, Tool] = {"z3": Z3, "cvc4": CVC4, "cvc5": CVC5, "verit": V
 SMT_DEFAULT = Z3
 
 ALL_TOOLS: tuple[Tool, ...] = tuple(dict.fromkeys([CSDP, *PROVER_TOOLS.values()]))
-TOOL_SETTINGS: tuple[str, ...] = tuple(t.setting for t in ALL_TOOLS)
+TOOL_SETTINGS: tuple[str, ...] = tuple(dict.fromkeys(name for t in ALL_TOOLS for name in t.settings))
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Found:
     tool: Tool
     value: str = ""      # "" = the setting is not set
     program: str = ""    # "" = nothing there runs
+    setting: str = ""    # which of the tool's settings gave ``value``
 
     @property
     def runs(self) -> bool:
@@ -93,7 +100,7 @@ class Found:
         tool = self.tool
         if not self.value:
             return f"{tool.setting} is not set"
-        where = f"{tool.setting}={self.value}"
+        where = f"{self.setting or tool.setting}={self.value}"
         if tool.programs:
             if self.runs:
                 return f"{where}: {self.program} runs"
@@ -101,7 +108,13 @@ class Found:
         return f"{where} runs" if self.runs else f"{where} is not an executable file"
 
 
-def find(tool: Tool, value: str) -> Found:
+def find_in(tool: Tool, environment: Mapping[str, str]) -> Found:
+    """Where ``tool`` is, by the first of its settings that ``environment`` (``isabelle getenv``) sets."""
+    setting = next((name for name in tool.settings if environment.get(name)), tool.setting)
+    return find(tool, environment.get(setting, ""), setting=setting)
+
+
+def find(tool: Tool, value: str, *, setting: str = "") -> Found:
     """Where ``tool`` is when its setting has ``value`` (as ``isabelle getenv`` prints it)."""
     if not value:
         return Found(tool)
@@ -113,7 +126,7 @@ def find(tool: Tool, value: str) -> Found:
         on_path = shutil.which(value)
         candidates = [Path(on_path)] if on_path else []
     program = next((p for p in candidates if p.is_file() and os.access(p, os.X_OK)), None)
-    return Found(tool, value, str(program) if program else "")
+    return Found(tool, value, str(program) if program else "", setting or tool.setting)
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,7 @@ class Tools:
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Tools:
-        return cls(tuple(find(tool, environment.get(tool.setting, "")) for tool in ALL_TOOLS))
+        return cls(tuple(find_in(tool, environment) for tool in ALL_TOOLS))
 
     def __getitem__(self, tool: Tool) -> Found:
         return next((f for f in self.found if f.tool == tool), Found(tool))

@@ -166,7 +166,7 @@ PROVER_SETTINGS: dict[str, tuple[str, ...]] = {
     "cvc4": ("CVC4_SOLVER",),
     "cvc5": ("CVC5_SOLVER",),
     "z3": ("Z3_SOLVER", "Z3_HOME"),
-    "verit": ("VERIT_SOLVER",),
+    "verit": ("ISABELLE_VERIT", "VERIT_SOLVER"),
     "e": ("E_HOME",),
     "spass": ("SPASS_HOME",),
     "vampire": ("VAMPIRE_HOME",),
