@@ -9,7 +9,7 @@ through ``Checker.check`` again, as an attempt's answer does: the guard, the rep
 whole check, under the settings of the environment (``LEGO_PROVER_*``: use the run's own,
 e.g. the README replay settings). Nothing else of the attempt runs again (no prompt, no
 retrieval, no harvest), so this measures what a change to the checker or the repair does to
-the losses of a run that took hours, in minutes.
+the losses of a run that took hours, without running it all again.
 
 Writes one JSON line per attempt checked (with the commit of the code that checked it); a
 line already in ``--out`` is not checked again. ``replay_figures.py --rechecked`` reads it.
