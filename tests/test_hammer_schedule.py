@@ -129,6 +129,17 @@ async def test_sledgehammer_gets_what_is_left_of_the_budget(settings: Settings) 
     assert record.repairs[-1].startswith("sledgehammer:")
 
 
+async def test_a_minimizing_sledgehammer_call_shares_what_is_left_with_its_minimizer(settings: Settings) -> None:
+    checker = ScriptedChecker(sledgehammer_finds="by (metis h0)")
+    s = hammer(settings, tactics=["by simp"], parallel=1, bare_with_assms=False, problem_budget_s=28.0)
+    s = s.model_copy(update={"isabelle": s.isabelle.model_copy(update={
+        "sledgehammer": True, "sledgehammer_timeout_s": 30.0, "sledgehammer_minimize": True})})
+    await HammerProver(checker, s).attempt(PROBLEM, 0)
+    call = checker.asked[-1]
+    assert call.options.sledgehammer_timeout_s is not None and 7.0 < call.options.sledgehammer_timeout_s <= 10.0, \
+        "28 s left, less the 8 s around the call, shared by the provers and the minimizer"
+
+
 async def test_sledgehammer_is_skipped_when_the_budget_leaves_too_little(settings: Settings) -> None:
     checker = ScriptedChecker(seconds=0.3)
     s = hammer(settings, tactics=["by simp"], parallel=1, bare_with_assms=False, problem_budget_s=12.0)

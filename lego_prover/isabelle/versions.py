@@ -198,8 +198,14 @@ def sledgehammer_call(timeout_s: float, provers: str, *, minimize: bool = False)
     return f"sledgehammer [{', '.join(options)}] sorry"
 
 
+def sledgehammer_timeouts(*, minimize: bool = False) -> int:
+    """How many times its ``timeout`` a ``sledgehammer_call`` may spend: the provers', and
+    with ``minimize`` the minimizer's again."""
+    return 2 if minimize else 1
+
+
 def sledgehammer_wall_s(timeout_s: float, *, minimize: bool = False) -> float:
     """How long a ``sledgehammer_call`` may take in Isabelle, the rest of its theory aside:
-    its provers' time, the last prover slice that started within it, preplay (and
-    minimization, which gets the provers' timeout again)."""
-    return timeout_s * (2 if minimize else 1) + 15
+    its provers' time (and the minimizer's), the last prover slice that started within it,
+    preplay."""
+    return timeout_s * sledgehammer_timeouts(minimize=minimize) + 15

@@ -46,6 +46,7 @@ from lego_prover.isabelle.context import CheckerProtocol, CheckOptions, TheoryCo
 from lego_prover.isabelle.lexer import LexError, TokenKind, tokenize
 from lego_prover.isabelle.theory import checked_blocks
 from lego_prover.isabelle.verdict import FailureKind, Verdict
+from lego_prover.isabelle.versions import sledgehammer_timeouts
 from lego_prover.problems import Problem
 from lego_prover.prover.attempt import INFRASTRUCTURE, AttemptRecord
 from lego_prover.skills.library import SkillLibrary
@@ -179,16 +180,22 @@ class HammerProver:
         tried_all = f"none of the {len(candidates)} tactic candidates closed the goal"
         if not self._settings.isabelle.sledgehammer:
             return FailureKind.TACTIC.value, tried_all
-        left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s, reserve=_SLEDGEHAMMER_OVERHEAD_S)
+        left = self._sledgehammer_timeout_s(budget)
         if left < _MIN_SLEDGEHAMMER_S:
             return FailureKind.TACTIC.value, (f"{tried_all}; the problem's time budget ({budget.total:g} s) "
                                               "left no time for Sledgehammer")
         async with self._sledgehammer_gate:   # waiting for the gate counts against the budget
-            left = budget.cap(self._settings.isabelle.sledgehammer_timeout_s, reserve=_SLEDGEHAMMER_OVERHEAD_S)
+            left = self._sledgehammer_timeout_s(budget)
             if left < _MIN_SLEDGEHAMMER_S:
                 return FailureKind.TACTIC.value, (f"{tried_all}; the problem's time budget ({budget.total:g} s) "
                                                   "ran out while waiting for Sledgehammer")
             return await self._sledgehammer(statement, context, state, tried_all, left)
+
+    def _sledgehammer_timeout_s(self, budget: _Budget) -> float:
+        """The call's ``timeout``: what is left of the budget, shared by the times it spends it."""
+        isabelle = self._settings.isabelle
+        times = sledgehammer_timeouts(minimize=isabelle.sledgehammer_minimize)
+        return budget.cap(isabelle.sledgehammer_timeout_s * times, reserve=_SLEDGEHAMMER_OVERHEAD_S) / times
 
     def _limit(self, candidate: Candidate) -> float:
         return self._hammer.tactic_timeouts_s.get(candidate.tactic, self._hammer.tactic_timeout_s)
