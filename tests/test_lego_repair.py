@@ -293,6 +293,57 @@ async def test_a_step_still_running_when_the_check_is_cut_off_is_repaired(lego_c
     assert verdict.repairs == ("'by (metis slow_fact)' -> 'by blast'",), "LEGO-Prover's step limit: the slow step fails"
 
 
+def errors_then_cut_off(failing: set[str], slow: str) -> Outcome:
+    """Scripted as Isabelle with one ML thread: every step ending in one of ``failing`` before
+    the ``by`` of ``slow`` fails; that ``by`` runs until the check is cut off (no later
+    command ran). Without ``slow`` in the text, the failing steps fail and all else is accepted."""
+    def build(sub: Submitted) -> dict[str, Any]:
+        at = sub.text.find(slow)
+        cut = len(sub.text) if at < 0 else at + slow.index("by ")
+        msgs = replies.oracle_messages(sub.text) if at < 0 else []
+        for tactic in failing:
+            start = 0
+            while 0 <= (hit := sub.text.find(tactic + "\n", start)) < cut:
+                msgs.append({"kind": "error", "message": "Failed to apply initial proof method",
+                             "pos": replies.position(sub.text, tactic, sub.text[:hit + len(tactic)].count(tactic))})
+                start = hit + 1
+        failed = sum(m["kind"] == "error" for m in msgs)
+        if at < 0:
+            return replies.payload(sub, msgs, replies.status(failed=failed))
+        spans = isabelle_span_starts(sub.text)
+        done = spans.index(cut)
+        return replies.payload(sub, msgs, {"ok": failed == 0, "total": len(spans), "unprocessed": len(spans) - done - 1,
+                                           "running": 1, "warned": 0, "failed": failed, "finished": done - failed,
+                                           "canceled": False, "consolidated": False, "percentage": 50})
+    return Outcome(build)
+
+
+async def test_a_step_still_running_after_an_earlier_error_did_not_close_its_goal(
+        lego_checker: Any, script: Script) -> None:
+    checker, _ = lego_checker
+    # blast fails everywhere, auto fails in the lemma and runs away in the theorem: the variant
+    # with auto at both steps reports the lemma's error while the theorem's step still runs
+    script.default = errors_then_cut_off({"by blast", "by auto"}, "h0 by auto")
+    verdict = await checker.check(f"{LEMMA}\n\n{SHORT}", CONTEXT)
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by simp'",) * 2, "a step that never ended is no repair"
+
+
+async def test_a_check_cut_off_after_an_error_repairs_the_failed_and_the_running_step_at_once(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=False, repair_failing_by=True,
+                                repair_rounds=1, repair_tactics=["by blast", "by auto"])
+    script.default = errors_then_cut_off({"by blast"}, "by (metis slow_fact)")
+    theorem = SHORT.replace("by blast", "by (metis slow_fact)")
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(f"{LEMMA}\n\n{theorem}", CONTEXT)
+        await pool.drain()
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by blast' -> 'by auto'", "'by (metis slow_fact)' -> 'by auto'")
+
+
 async def test_with_several_ml_threads_a_cut_off_check_is_not_read_as_a_slow_step(
         tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
     # commands may finish out of order there, so the node's counts do not say which one ran

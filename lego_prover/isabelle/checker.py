@@ -46,7 +46,7 @@ from lego_prover.isabelle.theory import (
     assemble_theory,
     shift_block,
 )
-from lego_prover.isabelle.verdict import FailureKind, Verdict, decide
+from lego_prover.isabelle.verdict import FailureKind, Verdict, commands_left, decide
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,9 @@ class Checker:
             if verdict.failure not in (FailureKind.TACTIC, FailureKind.SYNTAX, FailureKind.TIMEOUT):
                 break
             sites = failing_by_sites(submission.assembled, verdict)
-            cut_off = verdict.failure is FailureKind.TIMEOUT and self._settings.commands_in_order
+            # an error in an earlier block makes a cut-off check's verdict "tactic": read the reply
+            cut_off = self._settings.commands_in_order and submission.reply is not None and (
+                verdict.failure is FailureKind.TIMEOUT or commands_left(submission.reply.payload))
             running = running_by_site(submission) if cut_off else None
             if running is not None and all(s.block != running.block for s in sites):
                 sites.append(running)

@@ -48,7 +48,13 @@ from lego_prover.isabelle.theory import (
     shift_block,
     split_blocks,
 )
-from lego_prover.isabelle.verdict import ErrorReport, FailureKind, Verdict, running_command
+from lego_prover.isabelle.verdict import (
+    ErrorReport,
+    FailureKind,
+    Verdict,
+    commands_left,
+    running_command,
+)
 from lego_prover.isabelle.versions import (
     NO_SUCH_PROVER_RE,
     TRY_THIS_RE,
@@ -331,7 +337,9 @@ def _closed(submission: Submission, steps: Sequence[tuple[int, int]], in_order: 
     if reply is None:
         return [None] * len(steps)
     done_before: float = float("inf")
-    if not reply.finished or verdict.failure is FailureKind.TIMEOUT:
+    # cut off whatever the verdict's kind: an error before the running step makes it "tactic",
+    # and a step with no error that never ended is not one that closed its goal
+    if not reply.finished or verdict.failure is FailureKind.TIMEOUT or commands_left(reply.payload):
         # with one ML thread, commands before the running one are done
         running = running_command(submission.assembled, reply.payload) if in_order else None
         done_before = -1 if running is None else running

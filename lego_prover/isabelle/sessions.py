@@ -56,6 +56,7 @@ from lego_prover.isabelle.session_process import (
     server_process_roots,
     session_process_roots,
 )
+from lego_prover.isabelle.verdict import commands_left
 from lego_prover.isabelle.versions import (
     is_server_fault,
     is_session_gone,
@@ -129,13 +130,7 @@ class Worker:
 
 def left_running(reply: TaskReply) -> bool:
     """Did the check end (limit or watchdog) with commands still running or waiting?"""
-    if not reply.finished:
-        return False
-    for node in reply.payload.get("nodes") or []:
-        status = node.get("status") or {}
-        if int(status.get("running") or 0) or int(status.get("unprocessed") or 0) or not status.get("consolidated", True):
-            return True
-    return False
+    return reply.finished and commands_left(reply.payload)
 
 
 class SessionPool:

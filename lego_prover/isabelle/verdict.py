@@ -154,6 +154,16 @@ def _status_problem(node: Mapping[str, Any]) -> str | None:
     return None
 
 
+def commands_left(payload: Mapping[str, Any]) -> bool:
+    """Whether a finished ``use_theories`` left commands running or waiting: the check was cut
+    off (its limit or the watchdog), whatever errors the commands before had reported."""
+    for node in payload.get("nodes") or []:
+        status = node.get("status") or {}
+        if int(status.get("running") or 0) or int(status.get("unprocessed") or 0) or not status.get("consolidated", True):
+            return True
+    return False
+
+
 def running_command(assembled: AssembledTheory, payload: Mapping[str, Any]) -> int | None:
     """Where the one command still running in a theory that did not finish starts (a char
     index into ``assembled.text``), or None when the reply does not say.
