@@ -344,6 +344,24 @@ async def test_a_check_cut_off_after_an_error_repairs_the_failed_and_the_running
     assert verdict.repairs == ("'by blast' -> 'by auto'", "'by (metis slow_fact)' -> 'by auto'")
 
 
+async def test_a_step_running_after_a_failed_step_of_its_own_proof_is_repaired_with_it(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    # Isabelle goes on past a failed `by` (terminal proofs are forked), so a later step of the
+    # same proof can run away while the first failure is reported (amc12a_2010_p11)
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=False, repair_failing_by=True,
+                                repair_rounds=1, repair_tactics=["by simp", "by blast"])
+    script.default = errors_then_cut_off({"by auto", "by simp"}, "by (metis slow_fact)")
+    proof = PROOF.replace("have a: \"x + 1 = 3\" using h0 by blast", "have a: \"x + 1 = 3\" using h0 by auto") \
+                 .replace("have b: \"x * 2 = 4\" using h0 by blast", "have b: \"x * 2 = 4\" using h0 by (metis slow_fact)")
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(proof, CONTEXT)
+        await pool.drain()
+    assert verdict.verified, verdict.reason
+    assert verdict.repairs == ("'by auto' -> 'by blast'", "'by (metis slow_fact)' -> 'by blast'")
+
+
 async def test_with_several_ml_threads_a_cut_off_check_is_not_read_as_a_slow_step(
         tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
     # commands may finish out of order there, so the node's counts do not say which one ran
