@@ -131,7 +131,7 @@ def check_provers(environment: Mapping[str, str], configured: str) -> list[Findi
 def _each_prover(environment: Mapping[str, str], provers: tuple[str, ...]) -> list[Finding]:
     """A prover whose setting is set but whose program does not run is still in Isabelle's
     default list (it goes by the setting alone), and fails on every call."""
-    from lego_prover.isabelle.tools import PROVER_TOOLS, find_in
+    from lego_prover.isabelle.tools import PROVER_TOOLS, find_in, probe_vampire
 
     findings = []
     for prover in provers:
@@ -139,6 +139,18 @@ def _each_prover(environment: Mapping[str, str], provers: tuple[str, ...]) -> li
         if tool is None:
             continue
         found = find_in(tool, environment)
+        if prover == "vampire" and found.runs:
+            # a Vampire that runs may still reject the options this Isabelle passes: every slice fails
+            version = environment.get("VAMPIRE_VERSION", "")
+            complaint = probe_vampire(found.program, version)
+            if complaint:
+                findings.append(Finding(
+                    "Sledgehammer prover vampire", False,
+                    f"{found.describe()}, but not with the options Sledgehammer passes for "
+                    f"VAMPIRE_VERSION={version or '(unset)'}: {complaint}",
+                    "install the Vampire of Isabelle's own component (its VAMPIRE_VERSION), or set "
+                    "isabelle.sledgehammer_provers without vampire"))
+                continue
         findings.append(Finding(f"Sledgehammer prover {prover}", found.runs, found.describe(),
                                 "" if found.runs else
                                 f"install {tool.name} where {tool.setting} points (Isabelle's settings, "
@@ -152,7 +164,7 @@ def doctor_settings() -> list[str]:
     from lego_prover.isabelle.tools import TOOL_SETTINGS
     from lego_prover.isabelle.versions import PROVER_SETTINGS
 
-    return sorted({*TOOL_SETTINGS, *(name for names in PROVER_SETTINGS.values() for name in names)})
+    return sorted({*TOOL_SETTINGS, "VAMPIRE_VERSION", *(name for names in PROVER_SETTINGS.values() for name in names)})
 
 
 def _find_heap(exe: Path, session: str) -> Path | None:

@@ -216,6 +216,27 @@ def test_doctor_checks_the_program_of_every_prover_sledgehammer_will_use(tmp_pat
     assert "Sledgehammer prover vampire" not in by_name(check_tools(environment, only_e)), "not used, not shown"
 
 
+def vampire(folder: Path, says: str) -> Path:
+    """A stand-in Vampire that prints ``says`` whatever it is asked, and the options it got."""
+    path = program(folder, "vampire")
+    path.write_text(f"#!/bin/sh\necho \"$@\" > {folder / 'args'}\necho '{says}'\n")
+    return path
+
+
+def test_doctor_runs_vampire_as_sledgehammer_calls_it(tmp_path: Path) -> None:
+    vampire(tmp_path / "new", "User error: output_axiom_names is not a valid option")
+    environment = {"VAMPIRE_HOME": str(tmp_path / "new"), "VAMPIRE_VERSION": "4.8"}
+    found = by_name(check_tools(environment, Settings()))["Sledgehammer prover vampire"]
+    assert not found.ok, "a Vampire that rejects Sledgehammer's options fails every slice"
+    assert found.detail.endswith("VAMPIRE_VERSION=4.8: User error: output_axiom_names is not a valid option")
+    assert "--schedule snake_slh" in (tmp_path / "new" / "args").read_text(), "4.8 gets the newer options"
+
+    vampire(tmp_path / "old", "% Refutation found. Thanks to Tanya!")
+    environment = {"VAMPIRE_HOME": str(tmp_path / "old"), "VAMPIRE_VERSION": "4.2.2"}
+    assert by_name(check_tools(environment, Settings()))["Sledgehammer prover vampire"].ok
+    assert "--mode casc" in (tmp_path / "old" / "args").read_text(), "before 4.8: the older options"
+
+
 def test_doctor_lists_no_prover_when_sledgehammer_is_off() -> None:
     settings = load_settings(None, {"isabelle.sledgehammer": False}, environ={}, cwd=Path("/"))
     found = by_name(check_tools({"E_HOME": "/e"}, settings))

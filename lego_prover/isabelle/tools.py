@@ -233,6 +233,39 @@ def read_tools(settings: Settings) -> Tools | None:
     return Tools.from_environment(environment) if environment else None
 
 
+# a problem any prover refutes at once: what a probe of the options, not of the prover, needs
+TRIVIAL_TPTP = "fof(a, axiom, p).\nfof(c, conjecture, p).\n"
+
+
+def probe_vampire(program: str, version: str, *, timeout_s: float = 20.0) -> str:
+    """Whether the Vampire at ``program`` proves a trivial problem when called as Sledgehammer
+    calls it for ``VAMPIRE_VERSION`` ``version``: "" when it does, else what it said (one line).
+
+    Usage::
+
+        probe_vampire("/opt/vampire/bin/vampire", "4.8")   # ""
+        probe_vampire("/usr/local/bin/vampire", "4.8")     # "User error: output_axiom_names is not a valid option"
+    """
+    import tempfile
+
+    from lego_prover.isabelle.versions import vampire_options
+
+    with tempfile.TemporaryDirectory(prefix="lego-vampire-") as folder:
+        problem = Path(folder) / "trivial.p"
+        problem.write_text(TRIVIAL_TPTP, encoding="utf-8")
+        try:
+            done = subprocess.run([program, *vampire_options(version), "-t", "5", "--input_file", str(problem)],
+                                  capture_output=True, text=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"it did not run: {exc}"
+    out = done.stdout + done.stderr
+    if "Refutation found" in out or "SZS status Theorem" in out:
+        return ""
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    complaint = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
+    return complaint or f"no proof and no output (exit code {done.returncode})"
+
+
 def isabelle_getenv(exe: Path, names: Sequence[str]) -> dict[str, str]:
     """``isabelle getenv NAME...`` as a dict (empty on any failure)."""
     try:

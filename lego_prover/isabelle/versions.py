@@ -178,6 +178,20 @@ PROVER_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The options Sledgehammer passes to Vampire (sledgehammer_atp_systems.ML of Isabelle2024-dev80789;
+# not confirmed for other releases): the newer set when VAMPIRE_VERSION >= "4.8" in ML's string
+# order, as Isabelle compares it. Vampire's 5.x snapshots reject --output_axiom_names ("User
+# error: output_axiom_names is not a valid option"), so every Vampire slice fails with them.
+VAMPIRE_OPTIONS_FROM_4_8 = ("--input_syntax", "tptp", "--proof", "tptp", "--output_axiom_names", "on",
+                            "--mode", "portfolio", "--schedule", "snake_slh")
+VAMPIRE_OPTIONS_BEFORE_4_8 = ("--proof", "tptp", "--output_axiom_names", "on", "--mode", "casc")
+
+
+def vampire_options(version: str) -> tuple[str, ...]:
+    """The options Sledgehammer passes to Vampire when ``VAMPIRE_VERSION`` is ``version``."""
+    return VAMPIRE_OPTIONS_FROM_4_8 if version >= "4.8" else VAMPIRE_OPTIONS_BEFORE_4_8
+
+
 def installed_provers(environment: Mapping[str, str]) -> tuple[str, ...]:
     """Provers whose setting is non-empty in ``isabelle getenv`` output."""
     return tuple(p for p, names in PROVER_SETTINGS.items() if any(environment.get(n) for n in names))
