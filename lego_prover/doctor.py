@@ -108,7 +108,7 @@ def check_tactic_tools(environment: Mapping[str, str], tactics: list[str]) -> li
 def check_provers(environment: Mapping[str, str], configured: str) -> list[Finding]:
     """Sledgehammer provers this installation has, whether the configured ones are among them,
     and then each prover Sledgehammer will use: its setting, its program, whether it runs."""
-    from lego_prover.isabelle.versions import installed_provers
+    from lego_prover.isabelle.tools import installed_provers
 
     have = installed_provers(environment)
     if not configured.strip():
@@ -160,11 +160,11 @@ def _each_prover(environment: Mapping[str, str], provers: tuple[str, ...]) -> li
 
 
 def doctor_settings() -> list[str]:
-    """Every Isabelle setting doctor reads: the tools' and those that say a prover is installed."""
+    """Every Isabelle setting doctor reads: those of the tools, which also say which
+    Sledgehammer provers are installed, and the Vampire version Sledgehammer goes by."""
     from lego_prover.isabelle.tools import TOOL_SETTINGS
-    from lego_prover.isabelle.versions import PROVER_SETTINGS
 
-    return sorted({*TOOL_SETTINGS, "VAMPIRE_VERSION", *(name for names in PROVER_SETTINGS.values() for name in names)})
+    return sorted({*TOOL_SETTINGS, "VAMPIRE_VERSION"})
 
 
 def _find_heap(exe: Path, session: str) -> Path | None:

@@ -147,8 +147,7 @@ async def test_sledgehammer_with_isabelles_own_provers_repairs_a_placeholder(
         pool: SessionPool, settings: IsabelleSettings, recorder: ReplyRecorder | None,
         request: pytest.FixtureRequest) -> None:
     from lego_prover.doctor import doctor_settings
-    from lego_prover.isabelle.tools import isabelle_getenv
-    from lego_prover.isabelle.versions import installed_provers
+    from lego_prover.isabelle.tools import installed_provers, isabelle_getenv
 
     assert EXE is not None
     if not installed_provers(isabelle_getenv(EXE, doctor_settings())):

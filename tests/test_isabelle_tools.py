@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from lego_prover.cli import app
 from lego_prover.config import DEFAULT_REPAIR_TACTICS, Settings, load_settings
-from lego_prover.doctor import Finding, check_tools
+from lego_prover.doctor import Finding, check_tools, doctor_settings
 from lego_prover.isabelle import tools as tools_module
 from lego_prover.isabelle.tools import (
     PROVER_TOOLS,
@@ -27,10 +27,10 @@ from lego_prover.isabelle.tools import (
     Tools,
     drop_warning,
     fit_tactics,
+    installed_provers,
     read_tools,
     runnable_tactics,
 )
-from lego_prover.isabelle.versions import PROVER_SETTINGS, installed_provers
 from tests.fakes import replies
 from tests.fakes.fake_isabelle import FakeIsabelleServer, Outcome, Script, Submitted
 
@@ -114,9 +114,13 @@ def test_verit_is_found_by_the_setting_this_release_reads_or_the_older_one(tmp_p
     assert installed_provers({"ISABELLE_VERIT": str(verit)}) == ("verit",)
 
 
-def test_every_sledgehammer_prover_has_a_program_read_from_the_setting_that_says_it_is_installed() -> None:
-    assert set(PROVER_TOOLS) == set(PROVER_SETTINGS)
-    assert all(tool.setting in PROVER_SETTINGS[prover] for prover, tool in PROVER_TOOLS.items())
+def test_installed_provers_are_read_from_isabelle_settings_in_isabelles_order() -> None:
+    env = {"E_HOME": "/c/e", "Z3_SOLVER": "/c/z3/z3", "CVC4_SOLVER": "/c/cvc4", "VAMPIRE_HOME": ""}
+    assert installed_provers(env) == ("cvc4", "z3", "e")
+
+
+def test_doctor_reads_the_setting_of_every_sledgehammer_prover() -> None:
+    assert {tool.setting for tool in PROVER_TOOLS.values()} <= set(doctor_settings())
 
 
 # ----------------------------------------------------------------------------- a run's settings

@@ -11,7 +11,6 @@ import pytest
 from lego_prover.isabelle.repair import read_sledgehammer
 from lego_prover.isabelle.versions import (
     Release,
-    installed_provers,
     oracle_matches,
     sledgehammer_call,
     sledgehammer_wall_s,
@@ -36,11 +35,6 @@ def test_releases_before_2020_are_not_supported_and_newer_ones_list_what_is_unco
     assert Release.parse("Isabelle2020").unconfirmed() == ()  # type: ignore[union-attr]
     assert "oracle report format (thm_oracles)" in Release.parse("Isabelle2024").unconfirmed()  # type: ignore[union-attr]
     assert Release.parse("not a version") is None
-
-
-def test_installed_provers_are_read_from_isabelle_settings() -> None:
-    env = {"E_HOME": "/c/e", "Z3_SOLVER": "/c/z3/z3", "CVC4_SOLVER": "/c/cvc4", "VAMPIRE_HOME": ""}
-    assert installed_provers(env) == ("cvc4", "z3", "e")
 
 
 def test_sledgehammer_without_configured_provers_uses_isabelles_default() -> None:

@@ -53,7 +53,9 @@ CVC5 = Tool("cvc5", "CVC5_SOLVER")
 VERIT = Tool("veriT", "ISABELLE_VERIT", other_settings=("VERIT_SOLVER",))
 
 # Sledgehammer prover -> its program, as Isabelle's sledgehammer_atp_systems.ML (`exec`) and
-# smt_systems.ML (`*_SOLVER`) find them.
+# smt_systems.ML (`*_SOLVER`) find them. A prover whose setting is set is installed as far as
+# Sledgehammer goes: its own default prover list is made of those, so an empty `provers`
+# option is the safe default, and this table lets `doctor` say which ones it will use.
 PROVER_TOOLS: dict[str, Tool] = {
     "cvc4": CVC4,
     "cvc5": CVC5,
@@ -112,6 +114,13 @@ def find_in(tool: Tool, environment: Mapping[str, str]) -> Found:
     """Where ``tool`` is, by the first of its settings that ``environment`` (``isabelle getenv``) sets."""
     setting = next((name for name in tool.settings if environment.get(name)), tool.setting)
     return find(tool, environment.get(setting, ""), setting=setting)
+
+
+def installed_provers(environment: Mapping[str, str]) -> tuple[str, ...]:
+    """Sledgehammer provers whose setting is non-empty in ``isabelle getenv`` output, in
+    Isabelle's order: ``installed_provers({"E_HOME": "/x", "Z3_SOLVER": "/y/z3"}) == ("z3", "e")``."""
+    return tuple(prover for prover, tool in PROVER_TOOLS.items()
+                 if any(environment.get(name) for name in tool.settings))
 
 
 def find(tool: Tool, value: str, *, setting: str = "") -> Found:

@@ -1,21 +1,18 @@
 """What differs between Isabelle releases, in one place.
 
 lego-prover supports Isabelle2020 and newer. Everything the checker reads from Isabelle's
-output (message wording, the ``thm_oracles`` report, Sledgehammer's answers), every prover
-name and the environment variable that says it is installed, and every server option we
-send are kept here, with the releases on which each was confirmed against a real server.
+output (message wording, the ``thm_oracles`` report, Sledgehammer's answers) and every
+server option we send are kept here, with the releases on which each was confirmed against a real server.
 
 Usage::
 
     release = Release.parse("Isabelle2021-1")       # from `isabelle version` or the server welcome
     release.supported, release.unconfirmed()         # True, ("oracle report format", ...)
-    installed_provers({"E_HOME": "/x", "Z3_SOLVER": "/y/z3"})   # ("e", "z3")
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 MINIMUM_YEAR = 2020
@@ -159,25 +156,6 @@ NO_SUCH_PROVER_RE = re.compile(r"No such prover:\s*(\S+)")
 # wrote such names (with minimize = false) into proofs that it cannot read back (outer syntax error)
 UNREADABLE_FACT_RE = re.compile(r"[\w'.]\((\s*,)+\s*\)")
 
-# Prover -> the Isabelle setting whose presence means it is installed. Sledgehammer's own
-# default prover list is made of the installed ones, so an empty `provers` option is the
-# safe default; this table lets `doctor` say which ones an installation has.
-PROVER_SETTINGS: dict[str, tuple[str, ...]] = {
-    "cvc4": ("CVC4_SOLVER",),
-    "cvc5": ("CVC5_SOLVER",),
-    "z3": ("Z3_SOLVER", "Z3_HOME"),
-    "verit": ("ISABELLE_VERIT", "VERIT_SOLVER"),
-    "e": ("E_HOME",),
-    "spass": ("SPASS_HOME",),
-    "vampire": ("VAMPIRE_HOME",),
-    "zipperposition": ("ZIPPERPOSITION_HOME",),
-    "iprover": ("IPROVER_HOME",),
-    "leo2": ("LEO2_HOME",),
-    "leo3": ("LEO3_HOME",),
-    "satallax": ("SATALLAX_HOME",),
-}
-
-
 # The options Sledgehammer passes to Vampire (sledgehammer_atp_systems.ML of Isabelle2024-dev80789;
 # not confirmed for other releases): the newer set when VAMPIRE_VERSION >= "4.8" in ML's string
 # order, as Isabelle compares it. Vampire's 5.x snapshots reject --output_axiom_names ("User
@@ -190,11 +168,6 @@ VAMPIRE_OPTIONS_BEFORE_4_8 = ("--proof", "tptp", "--output_axiom_names", "on", "
 def vampire_options(version: str) -> tuple[str, ...]:
     """The options Sledgehammer passes to Vampire when ``VAMPIRE_VERSION`` is ``version``."""
     return VAMPIRE_OPTIONS_FROM_4_8 if version >= "4.8" else VAMPIRE_OPTIONS_BEFORE_4_8
-
-
-def installed_provers(environment: Mapping[str, str]) -> tuple[str, ...]:
-    """Provers whose setting is non-empty in ``isabelle getenv`` output."""
-    return tuple(p for p, names in PROVER_SETTINGS.items() if any(environment.get(n) for n in names))
 
 
 def sledgehammer_call(timeout_s: float, provers: str, *, minimize: bool = False) -> str:
