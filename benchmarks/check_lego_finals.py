@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,18 +28,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lego_prover.config import load_settings
+from benchmarks.check_again import Row, check_each, checked, read_jsonl
+from lego_prover.config import IsabelleSettings
 from lego_prover.isabelle.checker import Checker
 from lego_prover.isabelle.context import TheoryContext
-from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.isabelle.theory import BlockKind, parse_theory
 
 
 def pending(run_dir: Path, corpus: list[dict[str, Any]], everything: bool, done: set[tuple[str, int]]
             ) -> list[tuple[dict[str, Any], int]]:
     """(record, attempt) of the attempts to check, in corpus order."""
-    attempts = {(a["problem"], a["attempt"]): a
-                for a in map(json.loads, (run_dir / "attempts.jsonl").read_text().splitlines()) if a["attempt"] >= 0}
+    attempts = {(a["problem"], a["attempt"]): a for a in read_jsonl(run_dir / "attempts.jsonl") if a["attempt"] >= 0}
     seen: dict[str, int] = {}
     out = []
     for rec in corpus:
@@ -57,27 +55,18 @@ def body_of(final_code: str) -> str:
     return "\n\n".join(b.text for b in parse_theory(final_code).blocks)
 
 
-async def check_all(todo: list[tuple[dict[str, Any], int]], out: Path) -> None:
-    settings = load_settings().isabelle
-    async with SessionPool(settings) as pool:
-        checker = Checker(pool, settings)
-
-        async def one(rec: dict[str, Any], k: int) -> None:
-            statement = rec["formal_statement"].strip()
-            goals = [b for b in parse_theory(f"theory X imports Main begin\n{statement}\nend").blocks
-                     if b.kind is BlockKind.LEMMA and b.name]
-            context = TheoryContext(tuple(settings.imports), "", goals[0].name if goals else rec["problem"], statement)
-            started = time.monotonic()
-            verdict = await checker.check(body_of(rec["final_code"]), context, repair=False)
-            row = {"problem": rec["problem"], "attempt": k, "verified": verdict.verified,
-                   "failure": verdict.failure.value if verdict.failure else None, "reason": verdict.reason,
-                   "trusted_oracles": list(verdict.trusted_oracles), "wall_s": round(time.monotonic() - started, 1)}
-            with out.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"{rec['problem']} #{k}: {'VERIFIED' if verdict.verified else verdict.failure}", flush=True)
-
-        await asyncio.gather(*(one(rec, k) for rec, k in todo))
-        await pool.drain()
+async def check_final(item: tuple[dict[str, Any], int], checker: Checker, settings: IsabelleSettings) -> Row:
+    """LEGO-Prover's final theory of one attempt, as written, against the record's own statement."""
+    rec, k = item
+    statement = rec["formal_statement"].strip()
+    goals = [b for b in parse_theory(f"theory X imports Main begin\n{statement}\nend").blocks
+             if b.kind is BlockKind.LEMMA and b.name]
+    context = TheoryContext(tuple(settings.imports), "", goals[0].name if goals else rec["problem"], statement)
+    started = time.monotonic()
+    verdict = await checker.check(body_of(rec["final_code"]), context, repair=False)
+    return {"problem": rec["problem"], "attempt": k, "verified": verdict.verified,
+            "failure": verdict.failure.value if verdict.failure else None, "reason": verdict.reason,
+            "trusted_oracles": list(verdict.trusted_oracles), "wall_s": round(time.monotonic() - started, 1)}
 
 
 def main() -> None:
@@ -88,13 +77,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--all", action="store_true", help="every attempt run, not only those that did not verify")
     args = ap.parse_args()
-    corpus = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
-    done = set()
-    if args.out.exists():
-        done = {(r["problem"], r["attempt"]) for r in map(json.loads, args.out.read_text().splitlines())}
-    todo = pending(args.run_dir, corpus, args.all, done)
+    todo = pending(args.run_dir, read_jsonl(args.corpus), args.all, checked(args.out))
     print(f"{len(todo)} final theories to check", flush=True)
-    asyncio.run(check_all(todo, args.out))
+    asyncio.run(check_each(todo, check_final, args.out))
 
 
 if __name__ == "__main__":

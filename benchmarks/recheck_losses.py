@@ -19,26 +19,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lego_prover.config import load_settings
+from benchmarks.check_again import Row, check_each, checked, read_jsonl
+from lego_prover.config import IsabelleSettings
 from lego_prover.isabelle.checker import Checker
 from lego_prover.isabelle.context import TheoryContext
-from lego_prover.isabelle.sessions import SessionPool
 from lego_prover.problems import Problem, load_problems
 from lego_prover.prover.attempt import error_json
 
 
 def wanted(run_dir: Path, names: list[str], done: set[tuple[str, int]]) -> list[dict[str, Any]]:
     """The attempt records to check again, in the run's order."""
-    records = [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines() if line.strip()]
+    records = read_jsonl(run_dir / "attempts.jsonl")
     keys = {(n.partition("#")[0], int(n.partition("#")[2] or 0)) for n in names}
     return [r for r in records
             if r["attempt"] >= 0 and (r["problem"], r["attempt"]) not in done
@@ -51,28 +51,21 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-async def check_all(todo: list[dict[str, Any]], problems: dict[str, Problem], out: Path) -> None:
-    settings = load_settings().isabelle
-    code = commit()
-    async with SessionPool(settings) as pool:
-        checker = Checker(pool, settings)
+def checking(problems: dict[str, Problem], code: str
+             ) -> Callable[[dict[str, Any], Checker, IsabelleSettings], Awaitable[Row]]:
+    """How one recorded attempt is checked again: its answer, as the attempt checked it."""
 
-        async def one(record: dict[str, Any]) -> None:
-            started = time.monotonic()
-            verdict = await checker.check(record["proof"], TheoryContext.for_problem(problems[record["problem"]],
-                                                                                     settings))
-            row = {"problem": record["problem"], "attempt": record["attempt"], "verified": verdict.verified,
-                   "failure": verdict.failure.value if verdict.failure else None, "reason": verdict.reason,
-                   "errors": [error_json(e) for e in verdict.root_errors], "repairs": list(verdict.repairs),
-                   "trusted_oracles": list(verdict.trusted_oracles), "theory": verdict.theory_text,
-                   "wall_s": round(time.monotonic() - started, 1), "code": code}
-            with out.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"{record['problem']} #{record['attempt']}: "
-                  f"{'VERIFIED' if verdict.verified else verdict.failure} ({row['wall_s']} s)", flush=True)
+    async def check_one(record: dict[str, Any], checker: Checker, settings: IsabelleSettings) -> Row:
+        started = time.monotonic()
+        verdict = await checker.check(record["proof"], TheoryContext.for_problem(problems[record["problem"]],
+                                                                                 settings))
+        return {"problem": record["problem"], "attempt": record["attempt"], "verified": verdict.verified,
+                "failure": verdict.failure.value if verdict.failure else None, "reason": verdict.reason,
+                "errors": [error_json(e) for e in verdict.root_errors], "repairs": list(verdict.repairs),
+                "trusted_oracles": list(verdict.trusted_oracles), "theory": verdict.theory_text,
+                "wall_s": round(time.monotonic() - started, 1), "code": code}
 
-        await asyncio.gather(*(one(r) for r in todo))
-        await pool.drain()
+    return check_one
 
 
 def main() -> None:
@@ -83,13 +76,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--attempts", default="", help="comma-separated NAME#K (default: every attempt that did not verify)")
     args = ap.parse_args()
-    done: set[tuple[str, int]] = set()
-    if args.out.exists():
-        done = {(r["problem"], r["attempt"]) for r in map(json.loads, args.out.read_text().splitlines())}
-    todo = wanted(args.run_dir, [n for n in args.attempts.split(",") if n], done)
+    todo = wanted(args.run_dir, [n for n in args.attempts.split(",") if n], checked(args.out))
     problems = {p.name: p for p in load_problems(args.data_dir / f"{args.split}.jsonl")}
     print(f"{len(todo)} attempts to check again", flush=True)
-    asyncio.run(check_all(todo, problems, args.out))
+    asyncio.run(check_each(todo, checking(problems, commit()), args.out))
 
 
 if __name__ == "__main__":
