@@ -174,11 +174,16 @@ def test_eval_replays_a_jsonl_and_labels_every_record_summary_report_and_compare
     assert all("the check before it: tactic" in str(r["reason"]) for r in failed)
     summary = json.loads((workspace / "run" / "summary.json").read_text())
     assert summary["replay"]["no_recorded_answer"] == 2 and summary["replay"]["note"] == note
+    # the run says it made at most the 2 recorded attempts per problem, not the 5 asked for
+    assert "at most 2 per problem (not prover.attempts = 5)" in result.output
+    assert json.loads((workspace / "run" / "run.json").read_text())["attempts"] == 2
+    assert [p["k"] for p in summary["pass_at_k"]] == [1, 2]
     assert summary["failures"] == {"solved": 1, "no_recorded_answer": 2}
     assert summary["interrupted"] == {}, "not a service failure: nothing to redo"
     assert runner.invoke(app, ["report", "run"]).exit_code == 0
     md = (workspace / "run" / "report.md").read_text()
     assert f"**Replayed**: {note}" in md and "| no recorded answer | 2 |" in md
+    assert "2 attempts per problem" in md
     stats = json.loads(runner.invoke(app, ["skills", "stats", "--json"]).stdout)
     assert stats["by_origin"] == {"problem": 1} and stats["requests"] == 1, "harvest and requests ran for real"
     # the same helper lemma verified in the other attempts: refused as a duplicate, and the record says of which

@@ -192,20 +192,21 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
         _check_resume_keeps_method(run_dir, meta)
 
     async def go(services: Services) -> dict[str, Any]:
+        run_settings = _capped_to_the_recording(settings, services.llm, ordered, progress)
         model = getattr(services.llm, "model", settings.llm.model) if services.llm is not None else None
         models = services.llm.models() if isinstance(services.llm, RoleRouter) else None   # role -> model
         # a library that already holds skills (an earlier run's) is part of what a comparison must show
         start = await asyncio.to_thread(services.library.count) if services.library and uses_library(settings) else None
-        store = RunStore.open(run_dir, {**meta, "model": model, **({"models": models} if models else {}),
-                                         "library_skills_at_start": start},
-                              settings_to_toml_dict(settings), resume=resume)
+        store = RunStore.open(run_dir, {**meta, "attempts": run_settings.prover.attempts, "model": model,
+                                         **({"models": models} if models else {}), "library_skills_at_start": start},
+                              settings_to_toml_dict(run_settings), resume=resume)
         if progress:  # said once it exists: a run that cannot start names no directory
             progress.note(f"run directory: {run_dir}")
         chosen = ordered
         if resume:  # the problem set of the run being resumed wins
             names = set(store.meta().get("problems", [])) or {p.name for p in ordered}
             chosen = [p for p in ordered if p.name in names]
-        return await _run(settings, chosen, store, services, progress, evolvers)
+        return await _run(run_settings, chosen, store, services, progress, evolvers)
 
     if services is not None:  # the caller chose the checker, and with it the installation
         return await go(services)
@@ -213,6 +214,21 @@ async def run_eval(settings: Settings, problems: Sequence[Problem], *, run_dir: 
     async with open_services(settings, note=progress.note if progress else (lambda m: None),
                              with_library=uses_library(settings), with_llm=uses_llm(settings)) as made:
         return await go(made)
+
+
+def _capped_to_the_recording(settings: Settings, llm: object, problems: Sequence[Problem],
+                             progress: Progress | None) -> Settings:
+    """A replay makes only the attempts its source recorded: ``prover.attempts`` becomes the
+    most any chosen problem has, so the header and pass@k do not claim attempts never made."""
+    if not isinstance(llm, ReplayLLM):
+        return settings
+    most = max((max(1, llm.source.attempts(p.name)) for p in problems), default=1)
+    if most >= settings.prover.attempts:
+        return settings
+    if progress:
+        progress.note(f"a replay makes the attempts its source recorded: at most {most} per problem "
+                      f"(not prover.attempts = {settings.prover.attempts})")
+    return settings.model_copy(update={"prover": settings.prover.model_copy(update={"attempts": most})})
 
 
 async def _fit_to_this_isabelle(settings: Settings, progress: Any) -> Settings:
