@@ -114,13 +114,13 @@ def test_verit_is_found_by_the_setting_this_release_reads_or_the_older_one(tmp_p
     assert installed_provers({"ISABELLE_VERIT": str(verit)}) == ("verit",)
 
 
-def test_installed_provers_are_read_from_isabelle_settings_in_isabelles_order() -> None:
+def test_installed_provers_are_read_from_isabelle_settings_in_the_tables_order() -> None:
     env = {"E_HOME": "/c/e", "Z3_SOLVER": "/c/z3/z3", "CVC4_SOLVER": "/c/cvc4", "VAMPIRE_HOME": ""}
     assert installed_provers(env) == ("cvc4", "z3", "e")
 
 
 def test_doctor_reads_the_setting_of_every_sledgehammer_prover() -> None:
-    assert {tool.setting for tool in PROVER_TOOLS.values()} <= set(doctor_settings())
+    assert {name for tool in PROVER_TOOLS.values() for name in tool.settings} <= set(doctor_settings())
 
 
 # ----------------------------------------------------------------------------- a run's settings

@@ -117,8 +117,8 @@ def find_in(tool: Tool, environment: Mapping[str, str]) -> Found:
 
 
 def installed_provers(environment: Mapping[str, str]) -> tuple[str, ...]:
-    """Sledgehammer provers whose setting is non-empty in ``isabelle getenv`` output, in
-    Isabelle's order: ``installed_provers({"E_HOME": "/x", "Z3_SOLVER": "/y/z3"}) == ("z3", "e")``."""
+    """Sledgehammer provers any of whose settings is non-empty in ``isabelle getenv`` output,
+    in PROVER_TOOLS' order: ``installed_provers({"E_HOME": "/x", "Z3_SOLVER": "/y/z3"}) == ("z3", "e")``."""
     return tuple(prover for prover, tool in PROVER_TOOLS.items()
                  if any(environment.get(name) for name in tool.settings))
 

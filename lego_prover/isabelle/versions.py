@@ -2,7 +2,8 @@
 
 lego-prover supports Isabelle2020 and newer. Everything the checker reads from Isabelle's
 output (message wording, the ``thm_oracles`` report, Sledgehammer's answers) and every
-server option we send are kept here, with the releases on which each was confirmed against a real server.
+server option we send are kept here, with the releases on which each was confirmed against
+a real server. Which provers an installation has is read in ``tools`` (``installed_provers``).
 
 Usage::
 
