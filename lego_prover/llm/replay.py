@@ -33,6 +33,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,16 @@ class ReplaySource:
 
     def attempts(self, problem: str) -> int:
         """How many attempts of ``problem`` the source holds (attempt indexes 0..n-1)."""
-        indexes = [i for (p, i) in self.conversations if p == problem and i >= 0]
-        return max(indexes) + 1 if indexes else 0
+        return self._attempts_by_problem.get(problem, 0)
+
+    @cached_property
+    def _attempts_by_problem(self) -> dict[str, int]:
+        # Asked once per problem by the scheduler and the attempts cap: one pass, not one per problem.
+        most: dict[str, int] = {}
+        for problem, index in self.conversations:
+            if index >= 0:
+                most[problem] = max(most.get(problem, 0), index + 1)
+        return most
 
     def problems(self) -> list[str]:
         return sorted({p for (p, _) in self.conversations if p != EVOLVER_PROBLEM})
