@@ -408,3 +408,24 @@ async def test_a_sledgehammer_call_keeps_its_proof_and_is_given_the_time_its_pro
     (limit,) = [arg["check_limit"] for name, arg in fake_server.state.commands
                 if name == "use_theories" and arg["theories"][0] == call.theory]
     assert limit >= 5 + 15, "the provers' time, the last slice and preplay fit in the call's limit"
+
+
+async def test_sledgehammer_answering_with_the_step_that_failed_is_no_repair(
+        tmp_path: Path, fake_server: FakeIsabelleServer, script: Script) -> None:
+    settings = IsabelleSettings(server=f"127.0.0.1:{fake_server.port}:{fake_server.password}",
+                                work_dir=tmp_path / "isa", workers=1, checks_per_worker=4, repair_timeout_s=2,
+                                client_deadline_s=4, check_limit_s=3, sledgehammer=True, sledgehammer_timeout_s=5,
+                                repair_failing_by=True, repair_tactics=["by simp"])
+    failed = "by (metis mult_2 h0)"
+    # scripted: Sledgehammer suggests the very proof that fails (its preplay can pass where the check does not)
+    script.by_marker["sledgehammer ["] = replies.try_this(failed)
+    script.default = failing({failed, "by simp"})
+    async with SessionPool(settings) as pool:
+        verdict = await Checker(pool, settings).check(
+            PROOF.replace('"x * 2 = 4" using h0 by blast', f'"x * 2 = 4" using h0 {failed}'), CONTEXT)
+        await pool.drain()
+    assert not verdict.verified and verdict.failure is FailureKind.TACTIC
+    assert verdict.repairs == (), "a step replaced by its own text is no repair"
+    whole = [s for s in fake_server.state.submitted if "sorry" not in s.text and "sledgehammer [" not in s.text
+             and "by simp" not in s.text]
+    assert len(whole) == 1, "the same theory is not checked again"

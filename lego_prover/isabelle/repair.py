@@ -10,7 +10,8 @@ blocks are checked one after another, so each site's own step says whether the c
 closed it); only a variant that did not finish in time is retried site by site. For each site the first candidate in list order whose step
 shows no error wins, so the list is tried in waves as wide as the session pool and stops
 once every site has its tactic. Sledgehammer itself is tried last for sites no candidate
-closed.
+closed. A candidate that is the step's own text is never chosen: that step already failed
+in the whole check, and Sledgehammer can answer with the very proof that failed.
 
 A variant is a whole theory, so its time limit is ``repair_timeout_s`` (LEGO-Prover's limit
 for the one step) on top of ``baseline_s``, what a whole check of the text took in Isabelle:
@@ -121,6 +122,11 @@ def sorry_to_placeholders(text: str) -> str:
     return text
 
 
+def same_step(candidate: str, original: str) -> bool:
+    """Whether a candidate is the step's own text (up to layout): no repair at all."""
+    return candidate.split() == original.split()
+
+
 def failing_by_sites(assembled: AssembledTheory, verdict: Verdict) -> list[Site]:
     """Per body block, the ``by`` step of its first located error, if that error is in one.
 
@@ -220,6 +226,9 @@ class Repairer:
         for first in range(0, len(tactics), wave):
             chunk = tactics[first:first + wave]
             await self._wave(blocks, sites, open_placeholders, open_batched, chunk, tactics, works, context)
+            # the step as it stands already failed (or ran past its limit) in the whole check:
+            # choosing it again would check the same theory again
+            works.update({(s, t): False for s in sites for t in chunk if same_step(t, s.original)})
             closed = {s for s in sites if any(works.get((s, t)) for t in tactics[:first + wave])}
             open_placeholders = [s for s in open_placeholders if s not in closed]
             open_batched = [s for s in open_batched if s not in closed]
@@ -237,7 +246,7 @@ class Repairer:
         if missing and self._settings.sledgehammer:
             found = await asyncio.gather(*(self._sledgehammer(blocks, sites, s, context) for s in missing))
             for site, proof in zip(missing, found, strict=True):
-                if proof:
+                if proof and not same_step(proof, site.original):
                     chosen[(site.block, site.span)] = proof
                     log.append(f"{site.original!r} -> {proof!r} (sledgehammer)")
         unresolved = [s for s in sites if (s.block, s.span) not in chosen]
