@@ -212,10 +212,24 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
     guarded(body)
 
 
+def export_format(target: Path, chosen: ExportFormat | None) -> ExportFormat:
+    """The format ``--format`` names, else the one the file's suffix names; a mismatch is refused
+    (a theory in ``x.jsonl`` or records in ``X.thy`` would only fail later, where they are read)."""
+    by_suffix = {".thy": ExportFormat.thy, ".jsonl": ExportFormat.jsonl}.get(target.suffix.lower())
+    if chosen is None:
+        return by_suffix or ExportFormat.thy
+    if by_suffix is not None and by_suffix is not chosen:
+        raise BadInputError(f"--format {chosen.value} does not match the file name {target}; "
+                            f"name it *.{chosen.value}, or leave --format out")
+    return chosen
+
+
 @skills_app.command("export")
 def export(
-    target: Annotated[Path, typer.Argument(metavar="FILE", help="Output file (Skills.thy, or skills.jsonl with --format jsonl).")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="thy: one Isabelle theory; jsonl: records.")] = ExportFormat.thy,
+    target: Annotated[Path, typer.Argument(metavar="FILE", help="Output file: Skills.thy (a theory) or skills.jsonl (records).")],
+    chosen: Annotated[ExportFormat | None, typer.Option(
+        "--format", help="thy: one Isabelle theory; jsonl: records. Default: from FILE's suffix (.jsonl, else thy).",
+        show_default=False)] = None,
 ) -> None:
     """Write the whole library as one Isabelle theory (loadable, dependencies first) or as jsonl.
 
@@ -224,7 +238,8 @@ def export(
 
     Example:
 
-        lego-prover skills export skills.jsonl --format jsonl
+        lego-prover skills export Skills.thy && lego-prover check Skills.thy
+        lego-prover skills export skills.jsonl
     """
 
     def body() -> None:
@@ -232,6 +247,7 @@ def export(
         from lego_prover.skills.transfer import export_jsonl, export_theory
 
         settings = cli_settings()
+        fmt = export_format(target, chosen)
         new_file(target, "export file")
         if fmt is ExportFormat.thy:
             stem = target.stem

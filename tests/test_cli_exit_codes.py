@@ -392,7 +392,7 @@ for _name, _argv in (("query", ["skills", "query", "one plus one"]), ("list", ["
 
 def exported(place: Place) -> None:
     place.library_with_a_skill()
-    assert place.run("skills", "export", "skills.jsonl", "--format", "jsonl").exit_code == 0
+    assert place.run("skills", "export", "skills.jsonl").exit_code == 0, "the suffix says jsonl"
     place.monkeypatch.setenv("LEGO_PROVER_SKILLS__DB_PATH", str(place.root / "other_db"))
 
 

@@ -132,6 +132,8 @@ CASES: list[tuple[list[str], str]] = [
     (["skills", "export", "nofolder/Skills.thy"], "the folder of export file nofolder/Skills.thy does not exist"),
     (["skills", "export", "1st.thy"], "the theory name '1st' (the file's stem) must be an Isabelle identifier"),
     (["skills", "export", "x.txt", "--format", "csv"], "Invalid value for '--format'"),
+    (["skills", "export", "skills.jsonl", "--format", "thy"],
+     "--format thy does not match the file name skills.jsonl; name it *.thy, or leave --format out"),
     (["skills", "import", "missing.jsonl"], "skills file missing.jsonl does not exist"),
     (["skills", "import", "adir"], "skills file adir is a folder, not a file"),
     (["skills", "import", "latin1.jsonl"], "skills file latin1.jsonl is not UTF-8 text"),
