@@ -236,9 +236,8 @@ def export(
     The theory's name is the file's stem. The jsonl keeps each skill's verification record,
     so 'skills import --trust-records' can skip re-checking on the same Isabelle and session.
 
-    Example:
+    Example (the suffix picks the format: Skills.thy writes one theory):
 
-        lego-prover skills export Skills.thy && lego-prover check Skills.thy
         lego-prover skills export skills.jsonl
     """
 
