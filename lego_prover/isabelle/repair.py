@@ -226,9 +226,6 @@ class Repairer:
         for first in range(0, len(tactics), wave):
             chunk = tactics[first:first + wave]
             await self._wave(blocks, sites, open_placeholders, open_batched, chunk, tactics, works, context)
-            # the step as it stands already failed (or ran past its limit) in the whole check:
-            # choosing it again would check the same theory again
-            works.update({(s, t): False for s in sites for t in chunk if same_step(t, s.original)})
             closed = {s for s in sites if any(works.get((s, t)) for t in tactics[:first + wave])}
             open_placeholders = [s for s in open_placeholders if s not in closed]
             open_batched = [s for s in open_batched if s not in closed]
@@ -270,7 +267,11 @@ class Repairer:
         retry: list[tuple[Site, str]] = []
         for tactic, per_site in zip(chunk if batched else [], batch_results, strict=True):
             for site, ok in zip(batched, per_site, strict=True):
-                if ok is None and len(batched) > 1:   # cut off before its step was done: ask it alone
+                if same_step(tactic, site.original):
+                    # the step as it stands already failed (or ran past its limit) in the whole
+                    # check: choosing it again would check the same theory again
+                    works[(site, tactic)] = False
+                elif ok is None and len(batched) > 1:   # cut off before its step was done: ask it alone
                     retry.append((site, tactic))
                 else:                       # alone in its variant, a step still running did not close
                     works[(site, tactic)] = bool(ok)
